@@ -1,0 +1,121 @@
+"""Structure checks with pykwalify, reported at the YAML position they are about.
+
+pykwalify reports paths like '/links/0/vring/num' and its own wording; we map
+each path back to a line and column with source.Source, and say in our
+words what was expected. Only the first problem (in file order) is reported:
+one clear message beats a page of follow-on errors.
+"""
+
+import logging
+from pathlib import Path
+
+import yaml
+from pykwalify.core import Core
+from pykwalify.errors import PyKwalifyException
+
+from .errors import InputError
+from .source import did_you_mean
+
+SCHEMA_DIR = Path(__file__).parent / "schema"
+
+_TYPE_WORDS = {"str": "a string", "int": "an integer", "bool": "true or false",
+               "map": "a map (key: value)", "seq": "a list", "scalar": "a single value",
+               "float": "a number", "number": "a number"}
+
+
+def load_schema(name):
+    with open(SCHEMA_DIR / f"{name}.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def check(source, schema_name):
+    """Raise InputError for the first schema violation in source, if any."""
+    schema = load_schema(schema_name)
+    logging.getLogger("pykwalify").setLevel(logging.CRITICAL)
+    core = Core(source_data=source.data, schema_data=schema)
+    try:
+        core.validate(raise_exception=False)
+    except PyKwalifyException as e:    # pragma: no cover - pykwalify internal trouble
+        raise InputError(source.display, 0, 0, "", f"schema check failed: {e}") from None
+    problems = [_translate(source, schema, e) for e in core.validation_errors_exceptions]
+    if problems:
+        problems.sort(key=lambda p: (p.line, p.column, str(p)))
+        raise problems[0]
+
+
+def _path(data, text):
+    """'/links/0/vring' -> ('links', 0, 'vring'), following the data's shape."""
+    path = []
+    node = data
+    for part in [p for p in text.split("/") if p != ""]:
+        if isinstance(node, list):
+            part = int(part)
+        path.append(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return tuple(path)
+
+
+def _schema_at(schema, path):
+    node = schema
+    for part in path:
+        if node is None:
+            return None
+        if isinstance(part, int):
+            seq = node.get("sequence") or [None]
+            node = seq[0]
+        else:
+            mapping = node.get("mapping") or node.get("map") or {}
+            if part in mapping:
+                node = mapping[part]
+            else:
+                node = next((v for k, v in mapping.items() if k.startswith("regex;")), None)
+    return node
+
+
+def _translate(source, schema, e):
+    path = _path(source.data, e.path or "")
+    attrs = vars(e)
+    msg = e.msg
+    if msg.startswith("Cannot find required key"):
+        key = attrs["key"]
+        return source.error(path + (key,), f"required key '{key}' is missing",
+                            "add it")
+    if msg.startswith("Key '{key}' was not defined"):
+        key = attrs["key"]
+        known = sorted((_schema_at(schema, path) or {}).get("mapping", {}) or [])
+        known = [k for k in known if not k.startswith("regex;")]
+        hint = did_you_mean(key, known) or ("expected one of: " + ", ".join(known))
+        return source.error(path + (key,), f"unknown key '{key}'", hint, of_key=True)
+    if msg.startswith("Enum"):
+        value = attrs.get("value")
+        enum = attrs.get("enum_values") or []
+        hint = did_you_mean(value, enum) or ("use one of: " + ", ".join(map(str, enum)))
+        return source.error(path, f"'{value}' is not allowed", hint)
+    if "does not match pattern" in msg:
+        value = attrs.get("value")
+        return source.error(path, f"'{value}' is not a valid name",
+                            "use lowercase letters, digits and '_' (or '-' in a system "
+                            "name), starting with a letter")
+    if "is not of type" in msg or "is not a " in msg:
+        wanted = _schema_at(schema, path) or {}
+        word = _TYPE_WORDS.get(wanted.get("type"), wanted.get("type", "something else"))
+        value = attrs.get("value")
+        shown = _describe(value)
+        return source.error(path, f"expected {word}, got {shown}")
+    text = msg.format(**{k: v for k, v in attrs.items() if k != "msg"})
+    return source.error(path, text.split(". Path:")[0])
+
+
+def _describe(value):
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true/false"
+    return repr(value)

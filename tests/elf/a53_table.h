@@ -1,0 +1,34 @@
+/* Defaults of the Cortex-A53 (qemu_cortex_a53) table: two rpmsg vdevs with
+ * explicit vring addresses and one carveout, no trace. */
+#define HAVE_VDEV1 1
+#define HAVE_TRACE 0
+#define HAVE_CARVEOUT 1
+#ifndef VRING_NUM
+#define VRING_NUM 16
+#endif
+#ifndef VDEV1_VRING1_NUM
+#define VDEV1_VRING1_NUM VRING_NUM
+#endif
+#ifndef VRING0_DA
+#define VRING0_DA 0x47004000
+#endif
+#ifndef VRING1_DA
+#define VRING1_DA 0x47005000
+#endif
+#ifndef VDEV1_VRING0_DA
+#define VDEV1_VRING0_DA 0x4700a000
+#endif
+#ifndef VDEV1_VRING1_DA
+#define VDEV1_VRING1_DA 0x4700b000
+#endif
+#ifndef VRING0_NOTIFYID
+#define VRING0_NOTIFYID 0
+#endif
+#define VRING1_NOTIFYID 1
+#ifndef VDEV_NOTIFYID
+#define VDEV_NOTIFYID 4
+#endif
+#define VDEV1_NOTIFYID 5
+#define CARVEOUT_DA 0x40100000
+#define CARVEOUT_LEN 0x100000
+#define CARVEOUT_NAME "a53_heap"

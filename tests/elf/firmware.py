@@ -14,13 +14,11 @@ the linker script, ``ldflags`` for the link, or ``patch`` for the bytes after
 linking. The two layouts are hand-written in the shape of docs/layout-json.md.
 """
 
-import os
-import shutil
 import struct
 import subprocess
 from pathlib import Path
 
-import pytest
+from conftest import need_tool
 
 HERE = Path(__file__).parent
 
@@ -41,18 +39,7 @@ COMMON_CFLAGS = ['-O1', '-nostdlib', '-ffreestanding', '-fno-asynchronous-unwind
                  '-Wl,--build-id=none']
 
 
-def require_tool(tool):
-    """Skip (developer machine) or fail (CI=true) when ``tool`` is missing."""
-    if shutil.which(tool):
-        return
-    msg = (f'{tool} not found; install it (apt-get install -y gcc-arm-none-eabi '
-           'gcc-aarch64-linux-gnu)')
-    if os.environ.get('CI') == 'true':
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
-def _flags(prefix, values):
+def _flags(values):
     return [f'-D{k}' if v is None else f'-D{k}={v}' for k, v in (values or {}).items()]
 
 
@@ -63,12 +50,12 @@ def build(target, out, name, defines=None, ld_defines=None, ldflags=(), sources=
     generated-file builds use them)."""
     t = TARGETS[target]
     cc = t['cc']
-    require_tool(cc)
+    need_tool(cc)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     script = out / f'{name}.ld'
     if ld_script is None:
-        subprocess.run([cc, '-E', '-P', '-x', 'c', *_flags('-D', ld_defines),
+        subprocess.run([cc, '-E', '-P', '-x', 'c', *_flags(ld_defines),
                         str(HERE / t['ld']), '-o', str(script)], check=True,
                        capture_output=True, text=True)
     else:
@@ -77,7 +64,7 @@ def build(target, out, name, defines=None, ld_defines=None, ldflags=(), sources=
     if sources is None:
         sources = [HERE / t['main'], HERE / 'rsc_table.c']
     header = ['-include', str(table_header or HERE / t['table'])] if table_header != '' else []
-    cmd = [cc, *t['cflags'], *COMMON_CFLAGS, *header, *_flags('-D', defines),
+    cmd = [cc, *t['cflags'], *COMMON_CFLAGS, *header, *_flags(defines),
            *[f'-I{d}' for d in include_dirs], '-T', str(script), *ldflags,
            *map(str, sources), '-o', str(elf)]
     r = subprocess.run(cmd, check=False, capture_output=True, text=True)

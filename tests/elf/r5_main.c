@@ -6,7 +6,11 @@
 #define TRACE_SIZE 0x1000
 #endif
 
+#ifndef NO_TRACE_BUF
 char trace_buf[TRACE_SIZE] __attribute__((section(".trace")));
+#else
+static char trace_buf[16];
+#endif
 volatile uint32_t counter = 1;
 static const char banner[] = "remote up";
 

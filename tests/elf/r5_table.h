@@ -19,4 +19,6 @@
 #endif
 #define CARVEOUT_DA 0x3ed10000
 #define CARVEOUT_LEN 0x10000
+#ifndef CARVEOUT_NAME
 #define CARVEOUT_NAME "rpu0_ddr"
+#endif

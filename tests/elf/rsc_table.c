@@ -90,7 +90,8 @@ extern char trace_buf[];
 /* Only half a header: HDR-01. */
 __attribute__((section(RSC_SECTION), used)) uint32_t resource_table[2] = { 1, 0 };
 #elif !defined(NO_RSC_TABLE)
-__attribute__((section(RSC_SECTION), used, aligned(8)))
+/* Packed and without an alignment attribute, like Zephyr's: ld puts it where told. */
+__attribute__((section(RSC_SECTION), used))
 struct fw_resource_table resource_table = {
 	.hdr = { RSC_VER, RSC_NUM, { RSC_RESERVED0, 0 } },
 	.offset = {

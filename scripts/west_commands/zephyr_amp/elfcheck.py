@@ -25,7 +25,7 @@ import bisect
 import struct
 from dataclasses import dataclass, field
 
-from .elfread import MACHINE_TITLES, PF_X, SHF_ALLOC, ElfImage
+from .elfread import MACHINE_TITLES, PF_X, SHF_ALLOC, SHF_EXECINSTR, ElfImage
 from .errors import UsageError
 
 ADDR_ANY = 0xFFFFFFFF
@@ -390,17 +390,18 @@ class Checker:
             return out
         self.loads = [p for p in image.phdrs if p.p_type == 'PT_LOAD']
         out += self.container()
+        loaded = any(p.p_memsz for p in self.loads)   # else ELF-08 says it all
         if self.target is not None:
             wrong_core = self.core_mismatch()
             out += wrong_core
             # An image for another core: placement findings would only repeat ELF-05.
             self.layout_checks = not wrong_core
         out += self.segments()
-        if self.layout_checks:
+        if self.layout_checks and loaded:
             out += self.placement()
         if image.shdrs is None:
             return out                  # ELF-07 said why; nothing section-based can run
-        out += self.table()
+        out += self.table(loaded)
         if self.layout_checks:
             out += self.hvl()
         return out
@@ -561,19 +562,27 @@ class Checker:
         if vec is None:
             return []
         name = 'HIVEC' if hivec else 'LOVEC'
-        if not any(p.p_paddr <= vec < p.p_paddr + p.p_filesz for p in self.loads):
+        unused = f'e_entry {entry:#x} is not used by xlnx_r5_remoteproc'
+        seg = next((p for p in self.loads if p.p_paddr <= vec < p.p_paddr + p.p_filesz), None)
+        if seg is None:
             return [finding('SEG-09', f'no PT_LOAD covers the R5 {name} reset vector at '
-                            f'{vec:#x} (e_entry {entry:#x} is not used by xlnx_r5_remoteproc)',
-                            'ELF header', [(vec, vec + 4)])]
+                            f'{vec:#x} ({unused})', 'ELF header', [(vec, vec + 4)])]
+        # The segment may cover it with nothing but the ELF headers ld loaded there.
+        vaddr = vec - seg.p_paddr + seg.p_vaddr
+        if self.image.shdrs and not any(
+                s.sh_flags & SHF_ALLOC and s.sh_flags & SHF_EXECINSTR
+                and s.sh_addr <= vaddr < s.sh_addr + s.sh_size for s in self.image.shdrs):
+            return [finding('SEG-09', f'{self.label(seg)} covers the R5 {name} reset vector at '
+                            f'{vec:#x} with no code section there ({unused})', self.label(seg),
+                            [(vec, vec + 4)])]
         if entry not in (boot.get('lovec'), boot.get('hivec')):
-            return [finding('SEG-09', f'e_entry {entry:#x} is not used by xlnx_r5_remoteproc; '
-                            f'the R5 boots at {name} {vec:#x}', 'ELF header',
+            return [finding('SEG-09', f'{unused}; the R5 boots at {name} {vec:#x}', 'ELF header',
                             [(entry, entry + 1)], severity='warning')]
         return []
 
     # C. table placement ----------------------------------------------------
 
-    def table(self):
+    def table(self, loaded):
         image = self.image
         tables = image.sections_named('.resource_table')
         if not tables:
@@ -601,7 +610,7 @@ class Checker:
                     f'{image.size:#x} bytes')
             return out + [finding('RSC-03', f'.resource_table {what}; the table is read from '
                                   'the file bytes', obj, rng)]
-        if any(p.p_memsz for p in self.loads):    # else ELF-08 already says it all
+        if loaded:
             out += self.table_placement(sec, obj, rng)
         data = image.read(sec.sh_offset, sec.sh_size)
         out += self.table_contents(data, sec)

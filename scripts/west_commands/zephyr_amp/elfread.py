@@ -26,15 +26,17 @@ ELFDATA2LSB = 1
 PF_X = 1
 SHF_WRITE = 0x1
 SHF_ALLOC = 0x2
+SHF_EXECINSTR = 0x4
 SHN_XINDEX = 0xFFFF
 PN_XNUM = 0xFFFF
 
 # Everything pyelftools (and construct below it) can raise on hostile bytes.
 _PARSE_ERRORS = (ELFError, struct.error, ValueError, KeyError, IndexError, TypeError,
-                 ZeroDivisionError, OverflowError, UnicodeDecodeError, AttributeError)
+                 ZeroDivisionError, OverflowError, UnicodeDecodeError, AttributeError, OSError)
 
 # Raw layouts, little endian (ELF-04 rejects anything else before these are used).
-_EHDR = {ELFCLASS32: struct.Struct('<16sHHIIIIIHHHHHH'), ELFCLASS64: struct.Struct('<16sHHIQQQIHHHHHH')}
+_EHDR = {ELFCLASS32: struct.Struct('<16sHHIIIIIHHHHHH'),
+         ELFCLASS64: struct.Struct('<16sHHIQQQIHHHHHH')}
 _PHDR = {ELFCLASS32: struct.Struct('<IIIIIIII'), ELFCLASS64: struct.Struct('<IIQQQQQQ')}
 _SHDR = {ELFCLASS32: struct.Struct('<IIIIIIIIII'), ELFCLASS64: struct.Struct('<IIQQQQIIQQ')}
 

@@ -275,7 +275,9 @@ class Target:
 
     @classmethod
     def from_layout(cls, layout, domain):
-        domains = layout.get('domains') or {}
+        if not isinstance(layout, dict) or not isinstance(layout.get('domains'), dict):
+            raise ElfCheckError('the layout has no "domains" object; is it a layout.json?')
+        domains = layout['domains']
         if domain is None or domain not in domains:
             names = ', '.join(sorted(domains)) or 'none'
             what = 'no domain given' if domain is None else f'no domain {domain!r} in the layout'

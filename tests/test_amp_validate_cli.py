@@ -1,0 +1,176 @@
+"""west amp-validate from the command line: exit codes, human and JSON output.
+
+The command runs as a child process through its standalone entry
+(python scripts/west_commands/amp_validate.py), which builds the same parser
+and calls the same do_run as `west amp-validate`; one test runs the real
+`west amp-validate` in a throwaway workspace.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, need_tool
+from elf import firmware as fw
+
+COMMAND = REPO / 'scripts' / 'west_commands' / 'amp_validate.py'
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, str(COMMAND), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    out = tmp_path_factory.mktemp('cli')
+    return {
+        'good': fw.build('r5', out, 'good'),
+        'warn': fw.build('r5', out, 'warn', ld_defines={'RSC_ADDR': '0x3e004'}),
+        'bad': fw.build('r5', out, 'bad', defines={'RSC_VER': 2}),
+        'layout': _write_json(out / 'layout.json', fw.KV260_LAYOUT),
+    }
+
+
+def _write_json(path, doc):
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_clean_image_exits_0(images):
+    r = run(images['good'], '--layout', images['layout'], '--domain', 'rpu0')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f'{images["good"]}: OK: 0 error(s), 0 warning(s), checked against '
+                        'domain rpu0\n')
+
+
+def test_error_exits_1_with_one_line_per_finding(images):
+    r = run(images['bad'], '--layout', images['layout'], '--domain', 'rpu0')
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines == [
+        f'{images["bad"]}: error   HDR-02 .resource_table header field ver: resource table '
+        'ver is 2, loaders accept 1 => ignored in silence: Linux: "unsupported fw ver", the '
+        'table is ignored and the core boots without IPC',
+        f'{images["bad"]}: FAIL: 1 error(s), 0 warning(s), checked against domain rpu0']
+
+
+def test_warnings_pass_unless_werror(images):
+    assert run(images['warn']).returncode == 0
+    r = run(images['warn'], '--werror')
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[-1].endswith('FAIL: 0 error(s), 1 warning(s), checked '
+                                              'against the rules that need no layout')
+
+
+def test_several_images_one_verdict_each_and_a_summary(images):
+    r = run(images['good'], images['bad'])
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[-1] == 'FAIL: 1 of 2 images failed'
+
+
+def test_json_document(images):
+    r = run(images['good'], images['bad'], '--layout', images['layout'], '--domain', 'rpu0',
+            '--json')
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert {k: doc[k] for k in ('format', 'version', 'ok', 'werror', 'domain', 'system')} == {
+        'format': 'zephyr-amp-validate', 'version': 1, 'ok': False, 'werror': False,
+        'domain': 'rpu0', 'system': None}
+    assert doc['layout'] == str(images['layout'])
+    good, bad = doc['reports']
+    assert (good['ok'], good['errors'], good['findings']) == (True, 0, [])
+    assert bad['path'] == str(images['bad']) and bad['ok'] is False
+    (f,) = bad['findings']
+    assert set(f) == {'rule', 'severity', 'message', 'object', 'ranges', 'region',
+                      'consequence', 'effect'}
+    assert (f['rule'], f['severity'], f['consequence']) == ('HDR-02', 'error', 'ignore')
+
+
+def test_json_werror_marks_warnings(images):
+    doc = json.loads(run(images['warn'], '--json', '--werror').stdout)
+    assert doc['ok'] is False and doc['werror'] is True
+    assert doc['reports'][0]['findings'][0]['rule'] == 'RSC-06'
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--domain', 'rpu0'], '--domain needs --system or --layout'),
+    (['--layout', 'x.json'], '--system and --layout need --domain'),
+    (['--system', 'a.yaml', '--layout', 'b.json', '--domain', 'rpu0'],
+     'argument --layout: not allowed with argument --system'),
+    (['--loader', 'uboot'], "argument --loader: invalid choice: 'uboot'"),
+])
+def test_bad_arguments_exit_2(images, args, message):
+    r = run(images['good'], *args)
+    assert r.returncode == 2
+    assert message in r.stderr
+
+
+def test_unknown_domain_exits_2(images):
+    r = run(images['good'], '--layout', images['layout'], '--domain', 'rpu9')
+    assert r.returncode == 2
+    assert r.stderr == ("FATAL ERROR: no domain 'rpu9' in the layout; choose --domain from: "
+                        'linux, rpu0\n')
+
+
+def test_unreadable_inputs_exit_2(images, tmp_path):
+    r = run(tmp_path / 'missing.elf')
+    assert (r.returncode, r.stdout) == (2, '')
+    assert 'missing.elf: cannot read the ELF' in r.stderr
+    r = run(images['good'], '--layout', tmp_path / 'none.json', '--domain', 'rpu0')
+    assert (r.returncode, r.stderr) == (2, f'FATAL ERROR: {tmp_path / "none.json"}: cannot '
+                                           'read: No such file or directory\n')
+    (tmp_path / 'junk.json').write_text('{"domains": ')
+    r = run(images['good'], '--layout', tmp_path / 'junk.json', '--domain', 'rpu0')
+    assert r.returncode == 2 and 'junk.json: not JSON' in r.stderr
+
+
+def test_bad_system_file_exits_2(images, tmp_path):
+    r = run(images['good'], '--system', tmp_path / 'none.yaml', '--domain', 'rpu0')
+    assert r.returncode == 2
+    assert r.stderr.startswith('FATAL ERROR: ') and 'none.yaml' in r.stderr
+    assert 'Traceback' not in r.stderr
+
+
+def test_system_goes_through_amp_config(images):
+    """--system lays the YAML out with amp-config's own code: the hand-built
+    image differs from the bundled system's layout, so LAY-01 speaks."""
+    r = run(images['good'], '--system', REPO / 'systems' / 'kv260-rpmsg.yaml', '--domain',
+            'rpu0', '--json')
+    doc = json.loads(r.stdout)
+    assert r.returncode == 1 and doc['system'].endswith('kv260-rpmsg.yaml')
+    assert 'LAY-01' in {f['rule'] for f in doc['reports'][0]['findings']}
+
+
+def test_help_teaches_by_example():
+    r = run('--help')
+    assert r.returncode == 0
+    assert 'west amp-validate build/zephyr/zephyr.elf --system systems/kv260-rpmsg.yaml' \
+        in r.stdout
+    assert '"format": "zephyr-amp-validate"' in r.stdout
+
+
+def test_real_west_command(images, tmp_path):
+    """`west amp-validate` through west itself, in a workspace whose manifest
+    repository carries a copy of this project's scripts/ (west refuses
+    west-commands files reached through a symlink out of the project)."""
+    need_tool('west')
+    manifest = tmp_path / 'ws' / 'manifest'
+    manifest.mkdir(parents=True)
+    (manifest / 'west.yml').write_text(
+        'manifest:\n  projects: []\n  self:\n    west-commands: scripts/west-commands.yml\n')
+    shutil.copytree(REPO / 'scripts', manifest / 'scripts',
+                    ignore=shutil.ignore_patterns('*.egg-info', '__pycache__'))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(REPO / 'scripts' / 'west_commands'), os.environ.get('PYTHONPATH', '')]))
+    west = shutil.which('west')
+    r = subprocess.run([west, 'init', '-l', str(manifest)], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([west, 'amp-validate', str(images['bad'])], cwd=tmp_path / 'ws',
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 1, r.stderr
+    assert 'HDR-02' in r.stdout

@@ -15,6 +15,7 @@ import yaml
 from .errors import InputError
 
 _TAG = "tag:yaml.org,2002:"
+MAX_NODES = 1_000_000     # values in a file after alias expansion (a YAML bomb stops here)
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 
 
@@ -80,6 +81,9 @@ class Source:
                              "check indentation, colons and quotes around that line") from None
         except yaml.YAMLError as e:
             raise InputError(self.display, 0, 0, "", f"YAML error: {e}") from None
+        except RecursionError:
+            raise InputError(self.display, 0, 0, "", "YAML nested too deeply",
+                             "a system file needs a few levels of maps and lists") from None
         if not nodes or nodes[0] is None:
             raise InputError(self.display, 1, 1, "", "the file is empty",
                              "start from one of the files in systems/")
@@ -88,9 +92,20 @@ class Source:
             raise InputError(self.display, mark.line + 1, mark.column + 1, "",
                              "more than one YAML document", "keep one document per file")
         constructor = yaml.SafeLoader("")
-        return self._build(nodes[0], (), constructor)
+        self._budget = MAX_NODES
+        try:
+            return self._build(nodes[0], (), constructor)
+        except RecursionError:
+            raise InputError(self.display, 0, 0, "", "YAML nested too deeply",
+                             "a system file needs a few levels of maps and lists") from None
 
     def _build(self, node, path, constructor):
+        # Aliases (*x) share nodes; expanding them can blow up exponentially.
+        self._budget -= 1
+        if self._budget < 0:
+            raise self._node_error(node, path, f"more than {MAX_NODES} values once YAML "
+                                   "aliases are expanded", "write the values out, without "
+                                   "nested aliases")
         self._values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             if node.tag != _TAG + "map":
@@ -136,7 +151,7 @@ class Source:
 # -- values ----------------------------------------------------------------
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-_SIZE_RE = re.compile(r"^\s*(0x[0-9a-f_]+|[0-9][0-9_]*)\s*([kmg]?)(?:i?b)?\s*$", re.I)
+_SIZE_RE = re.compile(r"^\s*(0x[0-9a-f][0-9a-f_]*|[0-9][0-9_]*)\s*([kmg]?)(?:i?b)?\s*$", re.I)
 
 
 def parse_size(value):
@@ -149,7 +164,9 @@ def parse_size(value):
         m = _SIZE_RE.match(value)
         if not m:
             raise ValueError(f"'{value}' is not a size")
-        number = int(m.group(1).replace("_", ""), 0) * _UNITS[m.group(2).lower()]
+        digits = m.group(1).replace("_", "")
+        number = int(digits, 16 if digits[:2].lower() == "0x" else 10)  # 010K is 10 KiB
+        number *= _UNITS[m.group(2).lower()]
     else:
         raise ValueError(f"expected a size, not {type(value).__name__} {value!r}")
     if number < 0:

@@ -83,6 +83,11 @@ def _translate(source, schema, e):
         key = attrs["key"]
         return source.error(path + (key,), f"required key '{key}' is missing",
                             "add it")
+    if msg.startswith("required.novalue"):
+        wanted = _schema_at(schema, path) or {}
+        word = _TYPE_WORDS.get(wanted.get("type"), "a value")
+        return source.error(path, f"expected {word}, got nothing", "give it a value"
+                            + ("" if wanted.get("required") else " or remove the key"))
     if msg.startswith("Key '{key}' was not defined"):
         key = attrs["key"]
         known = sorted((_schema_at(schema, path) or {}).get("mapping", {}) or [])
@@ -110,6 +115,8 @@ def _translate(source, schema, e):
 
 
 def _describe(value):
+    if isinstance(value, bytes):        # pykwalify hands some scalars over encoded
+        value = value.decode("utf-8", "replace")
     if isinstance(value, dict):
         return "a map"
     if isinstance(value, list):

@@ -160,9 +160,15 @@ class _Checker:
     def _domains(self, system):
         board = self.board
         seen, used = {}, {}
+        if not self.d["domains"]:
+            raise self.err(("domains",), "a system needs at least one domain",
+                           "list the domains that run on the board")
         for i, dd in enumerate(self.d["domains"]):
             p = ("domains", i)
             name = dd["name"]
+            if name == "shared":
+                raise self.err(p + ("name",), "'shared' is the owner layout.json gives to "
+                               "shared regions", "give the domain another name")
             if name in seen:
                 raise self.err(p + ("name",), f"domain '{name}' is already defined "
                                f"(domains[{seen[name]}])", "give each domain its own name")
@@ -229,6 +235,9 @@ class _Checker:
             dom.loader = dd.get("loader") or (cluster.loader if cluster else None)
             # firmware
             fw = dd.get("firmware")
+            if fw is not None and dd["os"] != "zephyr":
+                raise self.err(p + ("firmware",), "only Zephyr domains have firmware that "
+                               "amp-config places", "remove it", of_key=True)
             if fw is not None or dd["os"] == "zephyr":
                 fw = fw or {}
                 memory = fw.get("memory", "tcm" if modes else "ddr")
@@ -354,7 +363,7 @@ class _Checker:
                 if not is_pow2(link.vring_num) or link.vring_num > VRING_NUM_MAX:
                     raise self.err(p + ("vring", "num"),
                                    f"{link.vring_num} is not a power of two up to {VRING_NUM_MAX}",
-                                   f"use {_near_pow2(link.vring_num)}")
+                                   f"use {min(_near_pow2(link.vring_num), VRING_NUM_MAX)}")
             if "align" in vring:
                 link.vring_align = self.size(p + ("vring", "align"), vring["align"], "alignment")
                 if not is_pow2(link.vring_align) or link.vring_align < 4:
@@ -393,6 +402,14 @@ class _Checker:
         if host.os == "linux" and link.buffer_size != 512:
             raise self.err(p + ("buffers", "size"), "Linux's virtio_rpmsg_bus uses 512-byte "
                            "buffers (MAX_RPMSG_BUF_SIZE)", "use 512 or remove it")
+        # virtio_rpmsg_bus allocates min(2 x num, 512) buffers from vdevNbuffer in one go
+        linux_count = min(2 * link.vring_num, 512)
+        if host.os == "linux" and link.buffer_count is not None \
+                and link.buffer_count < linux_count:
+            raise self.err(p + ("buffers", "count"), f"Linux's virtio_rpmsg_bus allocates "
+                           f"{linux_count} buffers for {link.vring_num}-entry vrings; a pool "
+                           f"of {link.buffer_count} makes its probe fail",
+                           f"use {linux_count} or remove count")
         if "mailbox" in ld:
             names = [m.name for m in self.board.mailboxes]
             if ld["mailbox"] not in names:

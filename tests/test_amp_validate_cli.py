@@ -52,9 +52,9 @@ def test_error_exits_1_with_one_line_per_finding(images):
     assert r.returncode == 1
     lines = r.stdout.splitlines()
     assert lines == [
-        f'{images["bad"]}: error   HDR-02 .resource_table header field ver: resource table '
+        (f'{images["bad"]}: error   HDR-02 .resource_table header field ver: resource table '
         'ver is 2, loaders accept 1 => ignored in silence: Linux: "unsupported fw ver", the '
-        'table is ignored and the core boots without IPC',
+        'table is ignored and the core boots without IPC'),
         f'{images["bad"]}: FAIL: 1 error(s), 0 warning(s), checked against domain rpu0']
 
 
@@ -121,8 +121,8 @@ def test_unreadable_inputs_exit_2(images, tmp_path):
     assert (r.returncode, r.stdout) == (2, '')
     assert 'missing.elf: cannot read the ELF' in r.stderr
     r = run(images['good'], '--layout', tmp_path / 'none.json', '--domain', 'rpu0')
-    assert (r.returncode, r.stderr) == (2, f'FATAL ERROR: {tmp_path / "none.json"}: cannot '
-                                           'read: No such file or directory\n')
+    assert (r.returncode, r.stderr) == (2, (f'FATAL ERROR: {tmp_path / "none.json"}: cannot '
+                                           'read: No such file or directory\n'))
     (tmp_path / 'junk.json').write_text('{"domains": ')
     r = run(images['good'], '--layout', tmp_path / 'junk.json', '--domain', 'rpu0')
     assert r.returncode == 2 and 'junk.json: not JSON' in r.stderr

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from conftest import SYSTEMS
 from elf import firmware as fw
 from zephyr_amp.elfcheck import RULES, ElfCheckError, check_elf, vring_size
 from zephyr_amp.elfread import ElfImage
@@ -240,6 +241,91 @@ def test_every_catalogued_rule_has_a_test_or_is_listed_as_untested():
     tested = {c.rule for c in CASES} | {'HVL-01'}
     untested = {'SEG-03', 'SEG-05', 'VDEV-01', 'VRING-10'} - tested
     assert set(RULES) - tested == {r for r in untested if r in RULES}
+
+
+# -- firmware built from what amp-config generates --------------------------
+
+ENTRY = {'EM_ARM': ('r5', '_vector_table'), 'EM_AARCH64': ('a53', '_start')}
+
+
+def _generated_images(out):
+    """(system, domain, elf, layout) for every remote domain of every bundled
+    system: the C table, headers and linker fragments of `west amp-config`,
+    linked with a minimal application."""
+    from zephyr_amp import config
+    for path in SYSTEMS:
+        gen = out / path.stem
+        config.generate(path, gen)
+        layout = config.layout_for(path)
+        for name, dom in sorted(layout['domains'].items()):
+            if not dom.get('elf') or dom.get('resource_table') is None:
+                continue
+            target, entry = ENTRY[dom['elf']['machine']]
+            views = {r['name']: r['views'].get(name, r['base']) for r in layout['regions']}
+            regions = sorted(dom['load_regions'], key=views.get)
+            code = min(regions, key=lambda r: abs(views[r] - ((dom.get('boot') or {})
+                                                              .get('lovec', views[r]))))
+            data = next((r for r in regions if r != code), code)
+            here = gen / name
+            elf = fw.build(target, out, f'{path.stem}-{name}',
+                           defines={'NO_TRACE_BUF': None},
+                           ld_defines={'CODE_REGION': code, 'DATA_REGION': data,
+                                       'ENTRY_SYMBOL': entry},
+                           ld_template=fw.HERE / 'generated.ld.in',
+                           ldflags=(f'-Wl,-L{here}',),
+                           sources=[fw.HERE / fw.TARGETS[target]['main'],
+                                    here / 'resource_table.c'],
+                           table_header='', include_dirs=[here])
+            yield path.stem, name, elf, layout
+
+
+@pytest.fixture(scope='session')
+def generated(tmp_path_factory):
+    return list(_generated_images(tmp_path_factory.mktemp('generated')))
+
+
+def test_generated_firmware_validates_clean(generated):
+    assert generated, 'no bundled system has a remote domain'
+    for system, domain, elf, layout in generated:
+        report = check_elf(elf, layout, domain)
+        assert [str(f) for f in report.findings] == [], (system, domain)
+
+
+def test_generated_firmware_with_one_change(generated, tmp_path):
+    """The generated image of the first system, with its table's vring moved."""
+    _system, domain, elf, layout = generated[0]
+    with ElfImage.open(elf) as image:
+        (sec,) = image.sections_named('.resource_table')
+    data = bytearray(Path(elf).read_bytes())
+    vdev = next(e for e in layout['resource_tables'][domain]['entries'] if e['type'] == 'vdev')
+    at = sec.sh_offset + vdev['offset'] + 28               # vring 0 field da
+    da = int.from_bytes(data[at:at + 4], 'little')
+    data[at:at + 4] = (da + 0x100).to_bytes(4, 'little')
+    path = tmp_path / 'moved-vring.elf'
+    path.write_bytes(bytes(data))
+    report = check_elf(path, layout, domain)
+    assert [(f.rule, f.message) for f in report.errors] == [
+        ('VRING-05', f'vdev0/vring0 da is {da + 0x100:#x}, the layout expects {da:#x} (or ANY)')]
+
+
+def test_generated_split_image_on_the_other_cores_tcm(generated, tmp_path):
+    """Split mode: RPU0's generated image with its data segment moved (by
+    p_paddr) onto RPU1's BTCM at its global address."""
+    found = [(d, e, lay) for s, d, e, lay in generated if s == 'kv260-split-rpmsg']
+    if not found:
+        pytest.skip('systems/kv260-split-rpmsg.yaml is not bundled')
+    (domain, elf, layout), *_ = found
+    rpu1_btcm = next(r for r in layout['regions'] if r['name'] == 'rpu1_btcm')
+    data = Path(elf).read_bytes()
+    index, seg = next((i, p) for i, p in enumerate(fw.phdrs(data)) if p['p_paddr'] == 0x20000)
+    path = tmp_path / 'on-rpu1.elf'
+    path.write_bytes(fw.set_phdr(data, index, p_paddr=rpu1_btcm['base']))
+    report = check_elf(path, layout, domain)
+    end = rpu1_btcm['base'] + seg['p_memsz']
+    assert [(f.rule, f.message) for f in report.errors] == [
+        ('SEG-07', (f'segment [{rpu1_btcm["base"]:#x},+{seg["p_memsz"]:#x}) overlaps rpu1_btcm '
+         '(rpu1)'))]
+    assert report.errors[0].ranges[0] == (rpu1_btcm['base'], end)
 
 
 # -- specific behaviours ---------------------------------------------------

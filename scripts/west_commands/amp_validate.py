@@ -5,7 +5,6 @@ import json
 import sys
 
 from west.commands import WestCommand
-
 from zephyr_amp import elfcheck
 from zephyr_amp.errors import AmpError
 
@@ -118,7 +117,7 @@ class AmpValidate(WestCommand):
 def load_layout(args):
     """The layout dict from --system (through amp-config) or --layout, or None."""
     if args.system:
-        from zephyr_amp import config     # the amp-config pipeline; only needed here
+        from zephyr_amp import config  # the amp-config pipeline; only needed here
         return config.layout_for(args.system)
     if args.layout:
         try:

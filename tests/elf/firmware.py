@@ -44,26 +44,23 @@ def _flags(values):
 
 
 def build(target, out, name, defines=None, ld_defines=None, ldflags=(), sources=None,
-          table_header=None, ld_script=None, include_dirs=()):
+          table_header=None, ld_template=None, include_dirs=()):
     """Compile and link one image into ``out/name.elf``; returns its Path.
-    ``sources``, ``table_header`` and ``ld_script`` replace the defaults (the
-    generated-file builds use them)."""
+    ``sources``, ``table_header`` ('' for none) and ``ld_template`` replace the
+    defaults (the builds from amp-config's generated files use them)."""
     t = TARGETS[target]
     cc = t['cc']
     need_tool(cc)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     script = out / f'{name}.ld'
-    if ld_script is None:
-        subprocess.run([cc, '-E', '-P', '-x', 'c', *_flags(ld_defines),
-                        str(HERE / t['ld']), '-o', str(script)], check=True,
-                       capture_output=True, text=True)
-    else:
-        script = Path(ld_script)
+    subprocess.run([cc, '-E', '-P', '-x', 'c', *_flags(ld_defines),
+                    str(ld_template or HERE / t['ld']), '-o', str(script)], check=True,
+                   capture_output=True, text=True)
     elf = out / f'{name}.elf'
     if sources is None:
         sources = [HERE / t['main'], HERE / 'rsc_table.c']
-    header = ['-include', str(table_header or HERE / t['table'])] if table_header != '' else []
+    header = [] if table_header == '' else ['-include', str(table_header or HERE / t['table'])]
     cmd = [cc, *t['cflags'], *COMMON_CFLAGS, *header, *_flags(defines),
            *[f'-I{d}' for d in include_dirs], '-T', str(script), *ldflags,
            *map(str, sources), '-o', str(elf)]

@@ -15,7 +15,9 @@ function place() is deterministic: same System in, same Layout out.
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .boards import REPO_ROOT
 from .errors import LayoutError
 
 FW_DEFAULT_SIZE = 1 << 20       # firmware carveout when the YAML gives no size
@@ -237,7 +239,7 @@ class Layout:
         return {
             "format": "zephyr-amp-layout", "version": 1,
             "system": {"name": s.name, "board": s.board.name,
-                       "source": source_display or s.source.display},
+                       "source": source_display or _source_name(s.source.path)},
             "page_size": self.page_size,
             "domains": {n: d.to_json() for n, d in sorted(self.domains.items())},
             "regions": [r.to_json() for r in self.regions],
@@ -359,8 +361,20 @@ class _Placer:
                                 f"carveout {cv.name}")
         for pool in self.system.pools:
             if pool.base is not None:
-                self._fixed(pool.memory, pool.base, pool.size, pool.path + ("base",),
+                # a fixed base with a computed size is reserved too, so that nothing
+                # allocated before the pool is placed lands on it
+                size = pool.size if pool.size is not None else self._auto_pool_size(pool)
+                self._fixed(pool.memory, pool.base, size, pool.path + ("base",),
                             f"shared memory {pool.name}")
+
+    def _auto_pool_size(self, pool):
+        """Size of a pool the YAML gives no size: what its rpmsg links need."""
+        total = 0
+        for lk in self.system.links:
+            if lk.type == "rpmsg" and lk.shm == pool.name:
+                need = self._link_need(lk)
+                total += 2 * need[1] + need[3]
+        return max(align_up(total, self.page), self.page)
 
     def _alloc(self, mem, size, align, path, what):
         base = self.allocators[mem.name].alloc(size, align)
@@ -405,7 +419,8 @@ class _Placer:
                 run_end += b.size
                 run.append(b)
             if top.size < slot:
-                raise self.err(fpath, f"the resource table and trace buffer ({slot:#x} bytes) "
+                raise self.err(dom.path + ("trace",) if dom.trace else fpath,
+                               f"the resource table and trace buffer ({slot:#x} bytes) "
                                f"do not fit {top.name} ({top.size:#x})", "shrink the trace")
             slot_base, slot_view = top.end - slot, top.view(dom.name) + top.size - slot
             parent = top.name
@@ -476,8 +491,7 @@ class _Placer:
         for pool in s.pools:
             links = per_pool[pool.name]
             total = sum(2 * need[lk.name][1] + need[lk.name][3] for lk in links)
-            size = pool.size if pool.size is not None else max(align_up(total, self.page),
-                                                               self.page)
+            size = pool.size if pool.size is not None else self._auto_pool_size(pool)
             if size < total:
                 lk = links[-1]
                 raise self.err(pool.path + ("size",),
@@ -537,6 +551,13 @@ class _Placer:
             if r.end > ADDR32:
                 raise self.err(lk.path, f"vring {j} of {lk.name} at {r.span()} is above 4 GiB; "
                                "resource-table addresses are 32-bit", "place it below 4 GiB")
+            if r.base % lk.vring_align:
+                # vring_init aligns the used ring in absolute addresses: a misaligned
+                # da moves it past vring_size(num, align)
+                raise self.err(lk.path + ("vring", "align"),
+                               f"vring {j} of {lk.name} at {r.base:#x} is not aligned to its "
+                               f"align {lk.vring_align:#x}",
+                               f"use an align of at most the page size ({self.page:#x})")
             vrings.append(Vring(f"vring{j}", r, r.base, lk.vring_align, lk.vring_num, j, vr))
         bufs = self.add(Region(f"{lk.name}_buffers", "buffer", "shared", base + 2 * vr_alloc,
                                buf, users=users, parent=shm.name, link=lk.name,
@@ -628,6 +649,16 @@ class _Placer:
                     raise self.err(r.origin, f"{r.name} {r.span()} is hidden behind the TCM "
                                    f"of {name} (local addresses below {low_end:#x})",
                                    f"place it at or above {low_end:#x}")
+
+
+def _source_name(path):
+    """The system file as layout.json names it, the same from any cwd or spelling of the
+    path: relative to this repository for bundled systems, else the file name."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path.name
 
 
 def place(system):

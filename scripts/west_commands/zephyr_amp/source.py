@@ -16,6 +16,9 @@ from .errors import InputError
 
 _TAG = "tag:yaml.org,2002:"
 MAX_NODES = 1_000_000     # values in a file after alias expansion (a YAML bomb stops here)
+_OPEN_TOKENS = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+                yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSE_TOKENS = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 
 
@@ -82,8 +85,7 @@ class Source:
         except yaml.YAMLError as e:
             raise InputError(self.display, 0, 0, "", f"YAML error: {e}") from None
         except RecursionError:
-            raise InputError(self.display, 0, 0, "", "YAML nested too deeply",
-                             "a system file needs a few levels of maps and lists") from None
+            raise self._too_deep(text) from None
         if not nodes or nodes[0] is None:
             raise InputError(self.display, 1, 1, "", "the file is empty",
                              "start from one of the files in systems/")
@@ -96,8 +98,26 @@ class Source:
         try:
             return self._build(nodes[0], (), constructor)
         except RecursionError:
-            raise InputError(self.display, 0, 0, "", "YAML nested too deeply",
-                             "a system file needs a few levels of maps and lists") from None
+            raise self._too_deep(text) from None
+
+    def _too_deep(self, text):
+        """The error for nesting that exhausted Python's stack, at its deepest point
+        (found with the scanner, which does not recurse)."""
+        depth, deepest, mark = 0, 0, None
+        try:
+            for tok in yaml.scan(text, Loader=yaml.SafeLoader):
+                if isinstance(tok, _OPEN_TOKENS):
+                    depth += 1
+                    if depth > deepest:
+                        deepest, mark = depth, tok.start_mark
+                elif isinstance(tok, _CLOSE_TOKENS):
+                    depth -= 1
+        except yaml.YAMLError:
+            pass
+        return InputError(self.display, mark.line + 1 if mark else 0,
+                          mark.column + 1 if mark else 0, "",
+                          f"YAML nested too deeply ({deepest} levels)",
+                          "a system file needs a few levels of maps and lists")
 
     def _build(self, node, path, constructor):
         # Aliases (*x) share nodes; expanding them can blow up exponentially.

@@ -38,6 +38,9 @@ struct fw_rsc_vdev {
 #ifndef VDEV_NOTIFYID
 #define VDEV_NOTIFYID 2
 #endif
+#ifndef VDEV_RESERVED
+#define VDEV_RESERVED 0
+#endif
 #ifndef CARVEOUT_TYPE
 #define CARVEOUT_TYPE 0
 #endif
@@ -110,7 +113,7 @@ struct fw_resource_table resource_table = {
 		OFF(carveout),
 #endif
 	},
-	.vdev = { 3, 7, VDEV_NOTIFYID, 1, 0, 0, VDEV_STATUS, VDEV_NUM_VRINGS, { 0, 0 } },
+	.vdev = { 3, 7, VDEV_NOTIFYID, 1, 0, 0, VDEV_STATUS, VDEV_NUM_VRINGS, { VDEV_RESERVED, 0 } },
 	.vring0 = { VRING0_DA, VRING_ALIGN, VRING0_NUM, VRING0_NOTIFYID, 0 },
 	.vring1 = { VRING1_DA, VRING_ALIGN, VRING1_NUM, VRING1_NOTIFYID, 0 },
 #if HAVE_VDEV1

@@ -76,6 +76,7 @@ class Ipi:
     irq: int
     zephyr_node: str = None
     core: str = None
+    mask: int = None           # this agent's bit in the other agents' TRIG/ISR registers
 
 
 @dataclass
@@ -101,6 +102,9 @@ class Board:
     ipi: dict              # name -> Ipi
     mailboxes: list        # [Mailbox]
     virtio_mmio: dict = None
+    qemu: dict = None          # {"binary", "machine_args"}: how one instance is started
+    ivshmem: dict = None       # {"vendor_id", "device_id"}: the ivshmem PCI device
+    ipi_registers: dict = None # register name -> offset from an IPI agent's reg
 
     def memory_named(self, name):
         return next((m for m in self.memory if m.name == name), None)
@@ -177,7 +181,8 @@ def load_board(name, extra=()):
                      if "alloc-from" in m else None)
               for i, m in enumerate(d["memory"])]
     ipi = {p["name"]: Ipi(p["name"], p["ipi-id"], size(("ipi", i, "reg"), p["reg"]), p["irq"],
-                          p.get("zephyr-node"), p.get("core"))
+                          p.get("zephyr-node"), p.get("core"),
+                          size(("ipi", i, "mask"), p["mask"]) if "mask" in p else None)
            for i, p in enumerate(d.get("ipi", []))}
     mailboxes = []
     for i, m in enumerate(d.get("mailboxes", [])):
@@ -192,11 +197,23 @@ def load_board(name, extra=()):
         v = d["virtio-mmio"]
         virtio = {"base": size(("virtio-mmio", "base"), v["base"]),
                   "stride": size(("virtio-mmio", "stride"), v["stride"]),
-                  "slots": v["slots"], "first_spi": v["first-spi"]}
+                  "slots": v["slots"], "first_spi": v["first-spi"],
+                  "dt_parent": v.get("dt-parent"), "dt_label": v.get("dt-label"),
+                  "qemu_args": list(v.get("qemu-args", []))}
+    qemu = None
+    if d.get("qemu"):
+        qemu = {"binary": d["qemu"]["binary"],
+                "machine_args": list(d["qemu"]["machine-args"])}
+    ivshmem = None
+    if d.get("ivshmem"):
+        ivshmem = {"vendor_id": size(("ivshmem", "vendor-id"), d["ivshmem"]["vendor-id"]),
+                   "device_id": size(("ivshmem", "device-id"), d["ivshmem"]["device-id"])}
+    ipi_registers = {k: size(("ipi-registers", k), v)
+                     for k, v in (d.get("ipi-registers") or {}).items()} or None
     return Board(d["name"], d.get("description", ""), path,
                  size(("page-size",), d["page-size"]), d.get("address-cells", 2),
                  bool(d.get("instance-per-domain", False)), cores, clusters, memory, ipi,
-                 mailboxes, virtio)
+                 mailboxes, virtio, qemu, ivshmem, ipi_registers)
 
 
 def _display(path):

@@ -211,11 +211,11 @@ class Report:
                 'findings': [f.to_json() for f in self.findings]}
 
 
-def finding(rule, message, obj='', ranges=(), region=None, severity=None):
+def finding(rule, message, obj='', ranges=(), region=None, severity=None, consequence=None):
     """A Finding with the catalogue's default severity and consequence."""
     r = RULES[rule]
     return Finding(rule, severity or r.severity, message, obj, list(ranges), region,
-                   r.consequence)
+                   consequence or r.consequence)
 
 
 def check_elf(path, layout=None, domain=None, loader=None):
@@ -473,7 +473,8 @@ class Checker:
                                    ' the loaders place the bytes at p_paddr', self.label(p), span))
             if p.p_memsz == 0:
                 out.append(finding('SEG-05', 'PT_LOAD with p_memsz 0', self.label(p),
-                                   severity='error' if openamp else None))
+                                   severity='error' if openamp else None,
+                                   consequence='fail' if openamp else None))
         for a, b in overlapping([(p.p_paddr, p.p_paddr + p.p_memsz, p) for p in self.loads]):
             out.append(finding('SEG-06', f'{self.label(b[2])} {hexr(b[0], b[1])} overlaps '
                                f'{self.label(a[2])} {hexr(a[0], a[1])}', self.label(b[2]),
@@ -944,16 +945,16 @@ class Checker:
         """VDEV-04: notify IDs unique and below 32 (ANY is the host's choice)."""
         out = []
         seen = {}
-        severity = 'error' if self.loader == OPENAMP else None
+        openamp = self.loader == OPENAMP
+        strict = {'severity': 'error', 'consequence': 'fail'} if openamp else {}
         for nid, obj in notify:
             if nid == ADDR_ANY:
                 continue
             if nid >= 32:
-                out.append(finding('VDEV-04', f'notify ID {nid} is not below 32', obj,
-                                   severity=severity))
+                out.append(finding('VDEV-04', f'notify ID {nid} is not below 32', obj, **strict))
             elif nid in seen:
                 out.append(finding('VDEV-04', f'notify ID {nid} is also used by {seen[nid]}',
-                                   obj, severity=severity))
+                                   obj, **strict))
             seen.setdefault(nid, obj)
         return out
 

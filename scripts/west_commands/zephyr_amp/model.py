@@ -11,8 +11,9 @@ from pathlib import Path
 
 from . import boards as boards_mod
 from . import schema
+from . import virtio
 from .errors import InputError
-from .source import Source, did_you_mean, parse_size
+from .source import Source, did_you_mean, key_text, parse_size
 
 MAX_ADDR = 1 << 64
 VRING_NUM_MAX = 32768
@@ -20,10 +21,12 @@ VRING_NUM_MAX = 32768
 # Keys each link type accepts beyond name and type.
 LINK_KEYS = {
     "rpmsg": {"host", "remote", "shm", "mailbox", "vring", "buffers"},
-    "virtio-mmio": {"driver", "device", "transport", "devices", "shm", "pool", "ipi", "vring"},
-    "hvl": {"driver", "device", "transport", "devices", "shm", "pool", "ipi", "vring"},
-    "ivshmem": {"peers", "doorbell", "size", "shm", "vring", "buffers"},
+    "virtio-mmio": {"driver", "device", "transport", "devices", "shm", "pool", "ipi"},
+    "ivshmem": {"host", "remote", "doorbell", "vectors", "size", "vring", "buffers"},
 }
+# virtio-mmio keys that only the hvl transport takes
+HVL_KEYS = ("device", "shm", "pool", "ipi")
+IVSHMEM_VECTORS = 2             # Zephyr's CONFIG_IVSHMEM_MSI_X_VECTORS default
 
 
 @dataclass
@@ -73,6 +76,19 @@ class Pool:
 
 
 @dataclass
+class VirtioDevice:
+    """One virtio device of a virtio-mmio link."""
+    name: str
+    type: str                  # canonical type name (virtio.TYPES)
+    id: int                    # virtio device ID
+    queues: int
+    queue_size: int
+    buffer_size: int
+    slot: int = None           # native transport: QEMU's virtio-mmio-bus.<slot>
+    path: tuple = ()
+
+
+@dataclass
 class Link:
     name: str
     type: str
@@ -86,6 +102,17 @@ class Link:
     buffer_size: int = 512
     raw: dict = field(default_factory=dict)
     path: tuple = ()
+    # virtio-mmio
+    transport: str = None        # native | hvl
+    driver: str = None           # the Zephyr domain with the virtio drivers
+    device: str = None           # hvl: the domain that runs the devices
+    devices: list = field(default_factory=list)     # [VirtioDevice]
+    pool: int = None             # hvl: bounce-buffer pool size, None: derived
+    ipi: str = None              # hvl: board mailbox that carries the kicks
+    # ivshmem
+    doorbell: bool = False
+    vectors: int = None
+    size: int = None             # the shared-memory BAR, None: derived
 
 
 @dataclass
@@ -127,6 +154,8 @@ class _Checker:
         self.src = src
         self.d = src.data
         self.board_roots = board_roots
+        self.slots = {}          # driver domain -> slot -> (device, path, given automatically)
+        self.hvl_drivers = {}    # driver domain -> path of its hvl link
 
     def err(self, path, what, fix="", of_key=False):
         return self.src.error(path, what, fix, of_key=of_key)
@@ -362,7 +391,10 @@ class _Checker:
                 link.vring_num = vring["num"]
                 if not is_pow2(link.vring_num) or link.vring_num > VRING_NUM_MAX:
                     raise self.err(p + ("vring", "num"),
-                                   f"{link.vring_num} is not a power of two up to {VRING_NUM_MAX}",
+                                   f"{link.vring_num} is not a power of two up to {VRING_NUM_MAX}"
+                                   if not is_pow2(link.vring_num) else
+                                   f"{link.vring_num} is more than the {VRING_NUM_MAX} "
+                                   "descriptors a vring can have",
                                    f"use {min(_near_pow2(link.vring_num), VRING_NUM_MAX)}")
             if "align" in vring:
                 link.vring_align = self.size(p + ("vring", "align"), vring["align"], "alignment")
@@ -425,14 +457,220 @@ class _Checker:
             raise self.err(p, f"board {self.board.name} has no mailbox between "
                            f"{remote.core} and {host.name}", "name one with mailbox:")
 
-    def _link_virtio_mmio(self, system, link, ld, p):
-        raise self.err(p + ("type",), "virtio-mmio links are not supported yet")
+    # -- virtio-mmio -------------------------------------------------------
 
-    def _link_hvl(self, system, link, ld, p):
-        raise self.err(p + ("type",), "hvl links are not supported yet")
+    def _domain_ref(self, system, p, key, ld, what):
+        """The domain ld[key] names; an error when it is missing or unknown."""
+        if key not in ld:
+            raise self.err(p, f"{what} needs a {key} domain", f"add {key}: <domain>")
+        dom = system.domain(ld[key])
+        if dom is None:
+            names = [d.name for d in system.domains]
+            raise self.err(p + (key,), f"no domain named '{ld[key]}'",
+                           did_you_mean(ld[key], names) or "domains: " + ", ".join(sorted(names)))
+        return dom
+
+    def _link_virtio_mmio(self, system, link, ld, p):
+        link.transport = ld.get("transport", "native")
+        driver = self._domain_ref(system, p, "driver", ld, "a virtio-mmio link")
+        if driver.os != "zephyr":
+            raise self.err(p + ("driver",), f"driver '{driver.name}' runs {driver.os}; this "
+                           "tool generates virtio driver files for Zephyr only",
+                           "make a Zephyr domain the driver")
+        link.driver = driver.name
+        if not ld.get("devices"):
+            raise self.err(p + ("devices",) if "devices" in ld else p,
+                           "a virtio-mmio link needs at least one device",
+                           "add devices: [{name: rng0, type: entropy}]")
+        self._virtio_devices(link, ld, p)
+        if link.transport == "native":
+            self._virtio_native(link, ld, p, driver)
+        else:
+            self._virtio_hvl(system, link, ld, p, driver)
+
+    def _virtio_devices(self, link, ld, p):
+        seen = {}
+        for j, dd in enumerate(ld["devices"]):
+            dp = p + ("devices", j)
+            name = dd["name"]
+            if name in seen:
+                raise self.err(dp + ("name",), f"device '{name}' is already in this link "
+                               f"(devices[{seen[name]}])", "give each device its own name")
+            seen[name] = j
+            t = virtio.device_type(dd["type"])
+            if t is None:
+                raise self.err(dp + ("type",), f"unknown virtio device type '{dd['type']}'",
+                               did_you_mean(dd["type"], virtio.known_names()) or
+                               "use one of: " + ", ".join(virtio.known_names()))
+            queues = dd.get("queues", len(t.queues))
+            if queues < len(t.queues):
+                raise self.err(dp + ("queues",), f"a {t.name} device needs at least "
+                               f"{len(t.queues)} queue{'s' if len(t.queues) > 1 else ''} "
+                               f"({', '.join(t.queues)})", f"use {len(t.queues)} or more")
+            qsize = dd.get("queue-size", virtio.DEFAULT_QUEUE_SIZE)
+            if not is_pow2(qsize) or qsize > virtio.QUEUE_SIZE_MAX:
+                raise self.err(dp + ("queue-size",), f"{qsize} is not a power of two up to "
+                               f"{virtio.QUEUE_SIZE_MAX}",
+                               f"use {min(_near_pow2(qsize), virtio.QUEUE_SIZE_MAX)}")
+            bsize = t.buffer_size
+            if "buffer-size" in dd:
+                bsize = self.size(dp + ("buffer-size",), dd["buffer-size"])
+                if bsize == 0:
+                    raise self.err(dp + ("buffer-size",), "buffer-size is 0",
+                                   f"give the bytes one descriptor carries, e.g. {t.buffer_size}")
+            link.devices.append(VirtioDevice(name, t.name, t.id, queues, qsize, bsize,
+                                             dd.get("slot"), dp))
+
+    def _virtio_native(self, link, ld, p, driver):
+        board = self.board
+        for key in HVL_KEYS:
+            if key in ld:
+                raise self.err(p + (key,), f"'{key}' applies to transport: hvl only; on the "
+                               "native transport QEMU provides the devices",
+                               "remove it, or use transport: hvl", of_key=True)
+        vm = board.virtio_mmio
+        if vm is None:
+            raise self.err(p + ("transport",) if "transport" in ld else p,
+                           f"board {board.name} has no virtio-mmio transports of its own",
+                           "use transport: hvl (virtio-mmio windows in shared memory)")
+        taken = self.slots.setdefault(driver.name, {})
+        last = vm["slots"] - 1
+        for dev in link.devices:
+            if dev.slot is None:
+                continue
+            sp = dev.path + ("slot",)
+            if not 0 <= dev.slot <= last:
+                raise self.err(sp, f"slot {dev.slot} is out of range: board {board.name} has "
+                               f"{vm['slots']} virtio-mmio transports",
+                               f"use a slot from 0 to {last}, or leave slot out")
+            if dev.slot in taken:
+                other, path, auto = taken[dev.slot]
+                raise self.err(sp, f"slot {dev.slot} of domain {driver.name} is already taken "
+                               f"by device {other} ({key_text(path)}"
+                               f"{', given it automatically' if auto else ''})",
+                               "give each device its own slot, or leave slot out")
+            taken[dev.slot] = (dev.name, dev.path, False)
+        for dev in link.devices:
+            if dev.slot is None:
+                free = next((n for n in range(vm["slots"]) if n not in taken), None)
+                if free is None:
+                    raise self.err(dev.path, f"no virtio-mmio slot is left for device "
+                                   f"{dev.name}: domain {driver.name} uses all {vm['slots']}",
+                                   "remove devices")
+                dev.slot = free
+                taken[free] = (dev.name, dev.path, True)
+
+    def _virtio_hvl(self, system, link, ld, p, driver):
+        board = self.board
+        for dev in link.devices:
+            if dev.slot is not None:
+                raise self.err(dev.path + ("slot",), "'slot' applies to the native transport "
+                               "only; HVL windows follow each other from the start of the "
+                               "shared region", "remove it", of_key=True)
+        if driver.name in self.hvl_drivers:
+            raise self.err(p + ("driver",), f"domain {driver.name} already drives the hvl link "
+                           f"{key_text(self.hvl_drivers[driver.name])}; the HVL code has one "
+                           "shared region (__shmem0_*)", "put all its devices in that link")
+        self.hvl_drivers[driver.name] = p
+        device = self._domain_ref(system, p, "device", ld, "an hvl link")
+        if device.name == driver.name:
+            raise self.err(p + ("device",), "driver and device are the same domain",
+                           "the device side runs on the other OS")
+        if device.os != "linux":
+            raise self.err(p + ("device",), f"device '{device.name}' runs {device.os}; this "
+                           "tool writes the HVL device side (overlay and device file) for "
+                           "Linux only", "make a Linux domain the device")
+        link.device = device.name
+        if board.instance_per_domain:
+            raise self.err(p + ("transport",), f"on board {board.name} every domain is its own "
+                           "QEMU instance, so driver and device share no memory",
+                           "use an ivshmem link, or transport: native")
+        link.ipi = self._hvl_ipi(link, ld, p, driver, device).name
+        if link.shm:
+            for k, other in enumerate(self.d.get("links", [])):
+                if other is not ld and other.get("shm") == link.shm:
+                    a, b = sorted((p[1], k))
+                    raise self.err(("links", b, "shm"), f"shared memory {link.shm} is the "
+                                   f"pre-shared region of hvl link links[{a}] and also used "
+                                   f"by links[{b}]; HVL takes the whole region",
+                                   "give each link its own shared memory")
+        if "pool" in ld:
+            link.pool = self.size(p + ("pool",), ld["pool"])
+            if link.pool == 0:
+                raise self.err(p + ("pool",), "pool size is 0", "leave pool out to have the "
+                               "bounce-buffer pool sized from the queues")
+
+    def _hvl_ipi(self, link, ld, p, driver, device):
+        """The board mailbox that carries an HVL link's kicks."""
+        board = self.board
+        names = [m.name for m in board.mailboxes]
+        if "ipi" in ld:
+            mb = next((m for m in board.mailboxes if m.name == ld["ipi"]), None)
+            if mb is None:
+                raise self.err(p + ("ipi",), f"board {board.name} has no mailbox '{ld['ipi']}'",
+                               did_you_mean(ld["ipi"], names) or
+                               ("mailboxes: " + ", ".join(names) if names else
+                                "this board has no mailboxes"))
+            if driver.core not in mb.between:
+                raise self.err(p + ("ipi",), f"mailbox {mb.name} does not reach {driver.core}, "
+                               f"the core of driver {driver.name}",
+                               "name a mailbox between the driver and the device")
+        else:
+            mb = board.mailbox_between(driver.core, device.cores + _ipi_agents(board, device))
+            if mb is None:
+                raise self.err(p, f"HVL kicks go through an IPI, and board {board.name} has no "
+                               f"mailbox between {driver.core} (driver {driver.name}) and "
+                               f"{device.name}", "name one with ipi:" if names else
+                               "use a board with inter-processor interrupts")
+        if not mb.zephyr_label:
+            raise self.err(p + ("ipi",) if "ipi" in ld else p, f"mailbox {mb.name} has no "
+                           "Zephyr node for the driver side", "name another mailbox with ipi:")
+        return mb
+
+    # -- ivshmem -------------------------------------------------------------
 
     def _link_ivshmem(self, system, link, ld, p):
-        raise self.err(p + ("type",), "ivshmem links are not supported yet")
+        board = self.board
+        for role in ("host", "remote"):
+            if getattr(link, role) is None:
+                raise self.err(p, f"an ivshmem link needs a {role} domain",
+                               f"add {role}: <domain>")
+        if link.host == link.remote:
+            raise self.err(p + ("remote",), "host and remote are the same domain",
+                           "an ivshmem link joins two QEMU instances")
+        if not (board.instance_per_domain and board.ivshmem):
+            raise self.err(p + ("type",), "ivshmem joins two QEMU instances, and on board "
+                           f"{board.name} the domains are not QEMU instances of their own",
+                           "use an rpmsg link, or a board with one QEMU per domain "
+                           "(qemu_cortex_a53)")
+        for role in ("host", "remote"):
+            dom = system.domain(getattr(link, role))
+            if dom.os != "zephyr":
+                raise self.err(p + (role,), f"{role} '{dom.name}' runs {dom.os}; this tool "
+                               "generates ivshmem files for Zephyr only",
+                               "make it a Zephyr domain")
+        link.doorbell = bool(ld.get("doorbell", False))
+        if "vectors" in ld:
+            if not link.doorbell:
+                raise self.err(p + ("vectors",), "vectors are the doorbell's MSI-X interrupts "
+                               "and this link has no doorbell",
+                               "remove vectors, or add doorbell: true", of_key=True)
+            if not 1 <= ld["vectors"] <= 64:
+                raise self.err(p + ("vectors",), f"{ld['vectors']} vectors: ivshmem-server "
+                               "gives each peer from 1 to 64", f"use {IVSHMEM_VECTORS}")
+            link.vectors = ld["vectors"]
+        elif link.doorbell:
+            link.vectors = IVSHMEM_VECTORS
+        if "size" in ld:
+            link.size = self.size(p + ("size",), ld["size"])
+            if not is_pow2(link.size):
+                up = 1 << max(link.size - 1, 1).bit_length()
+                raise self.err(p + ("size",), f"{ld['size']} is not a power of two; QEMU maps "
+                               "the shared memory as a PCI BAR", f"use {up:#x}")
+        if link.buffer_count is not None and link.buffer_count < link.vring_num:
+            raise self.err(p + ("buffers", "count"), f"the OpenAMP host hands the remote "
+                           f"{link.vring_num} receive buffers up front; {link.buffer_count} "
+                           "buffers are not enough", f"use {2 * link.vring_num}")
 
 
 def _ipi_agents(board, domain):

@@ -166,7 +166,7 @@ class _Checker:
         except ValueError as e:
             raise self.err(path, str(e), f"write a {what} such as 4096, 0x1000, 64K or 1M") from None
         if n >= MAX_ADDR:
-            raise self.err(path, f"{value} does not fit in 64 bits",
+            raise self.err(path, f"{n:#x} does not fit in 64 bits",
                            f"use a {what} below 0x10000000000000000")
         return n
 

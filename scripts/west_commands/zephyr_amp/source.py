@@ -78,7 +78,11 @@ class Source:
             mark = e.problem_mark or e.context_mark
             what = f"YAML syntax error: {e.problem or e.context}"
             if e.context and e.problem:
-                what = f"YAML syntax error: {e.problem} ({e.context})"
+                what = f"YAML syntax error: {e.problem} ({e.context}"
+                if e.context_mark and e.problem_mark and \
+                        e.context_mark.line != e.problem_mark.line:
+                    what += f" that starts on line {e.context_mark.line + 1}"
+                what += ")"
             raise InputError(self.display, mark.line + 1 if mark else 0,
                              mark.column + 1 if mark else 0, "", what,
                              "check indentation, colons and quotes around that line") from None

@@ -1,12 +1,19 @@
 """west amp-config: system YAML in, overlays, resource table and layout out."""
 
 import argparse
+import sys
+from pathlib import Path
 
 from west.commands import WestCommand
 
+# West loads this file by path and does not put its folder on sys.path: make
+# the library beside it importable (pip install -e . is not required).
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
-from zephyr_amp import config, memmap
-from zephyr_amp.errors import AmpError
+from zephyr_amp import config, memmap  # noqa: E402
+from zephyr_amp.errors import AmpError  # noqa: E402
 
 DESCRIPTION = """\
 Read one system YAML (board, domains, links), check it, lay out shared

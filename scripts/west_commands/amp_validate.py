@@ -3,10 +3,18 @@
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from west.commands import WestCommand
-from zephyr_amp import elfcheck
-from zephyr_amp.errors import AmpError
+
+# West loads this file by path and does not put its folder on sys.path: make
+# the library beside it importable (pip install -e . is not required).
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from zephyr_amp import elfcheck  # noqa: E402
+from zephyr_amp.errors import AmpError  # noqa: E402
 
 DESCRIPTION = """\
 Check remote-core firmware before anyone flashes it: will Linux remoteproc or

@@ -1,0 +1,166 @@
+"""west amp-build: the sample x board x system matrix, built, checked and sharded for CI."""
+
+import argparse
+import json
+from pathlib import Path
+
+from west.commands import WestCommand
+from zephyr_amp import build, matrix
+from zephyr_amp.boards import REPO_ROOT
+from zephyr_amp.errors import AmpError, UsageError
+
+DESCRIPTION = """\
+Build every entry of a matrix file: for each sample x board x system domain,
+generate the system's files (as west amp-config does), run
+
+  west build -b BOARD -d BUILD_DIR SAMPLE -- -DEXTRA_DTC_OVERLAY_FILE=<domain>/amp.overlay
+      -DEXTRA_CONF_FILE=<domain>/amp.conf -DAMP_CMAKE=<domain>/amp.cmake
+
+and check zephyr/zephyr.elf against the system (as west amp-validate does).
+An entry passes when both pass. An entry whose inputs did not change and
+whose ELF still validates is up to date and is not rebuilt (--pristine
+rebuilds). Everything goes under the build root:
+
+  <root>/amp/<system>/          the generated files
+  <root>/<entry>/build/         the west build directory
+  <root>/<entry>/build.log      what west build printed
+  <root>/<entry>/validation.json  the ELF findings
+
+Exit status: 0 all passed, 1 something failed (a build, a validation, a
+duplicate key in a sample.yaml), 2 could not run (bad matrix or option, no
+Zephyr in the workspace, a missing sample or compiler).
+
+Examples:
+  west amp-build --dry-run                       # the plan and the exact commands
+  west amp-build -j 4                            # the bundled matrix
+  west amp-build --board kv260_r5 --sample openamp_rsc_table
+  west amp-build --shard 2/4 --junit junit.xml   # one CI runner's share
+  west amp-build --emit-matrix github --shards 4 # the CI matrix, as JSON
+"""
+
+
+class AmpBuild(WestCommand):
+    def __init__(self):
+        super().__init__("amp-build", "", DESCRIPTION)
+
+    def do_add_parser(self, parser_adder):
+        parser = parser_adder.add_parser(
+            self.name, help=self.help, description=self.description,
+            formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+        parser.add_argument("--matrix", metavar="FILE",
+                            help="the matrix file (default: the bundled "
+                            "matrix/amp-matrix.yaml)")
+        sel = parser.add_argument_group("choosing entries (each may be given more than once)")
+        sel.add_argument("-b", "--board", action="append", default=[], metavar="BOARD",
+                         help="only entries for this board")
+        sel.add_argument("-s", "--sample", action="append", default=[], metavar="SAMPLE",
+                         help="only this sample: its path, a trailing part of it "
+                         "(openamp_rsc_table) or a glob")
+        sel.add_argument("--system", action="append", default=[], metavar="SYSTEM",
+                         help="only this system: its name (kv260-rpmsg) or file")
+        sel.add_argument("--shard", metavar="I/N",
+                         help="only share I of N: every entry is in exactly one share")
+        run = parser.add_argument_group("running")
+        run.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                         help="builds at a time (default: 1)")
+        run.add_argument("-p", "--pristine", action="store_true",
+                         help="rebuild every entry from scratch, up to date or not")
+        run.add_argument("-n", "--dry-run", action="store_true",
+                         help="print the plan and the exact commands; build nothing, write "
+                         "nothing (works before Zephyr is cloned)")
+        run.add_argument("--build-root", metavar="DIR", default="build/amp-build",
+                         help="where the generated files, builds and logs go "
+                         "(default: build/amp-build)")
+        out = parser.add_argument_group("reports")
+        out.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+        out.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI reporters")
+        out.add_argument("--emit-matrix", choices=["github"],
+                         help="print the CI matrix as JSON and exit: the document GitHub "
+                         "Actions' strategy.matrix takes through fromJSON()")
+        out.add_argument("--shards", type=int, default=4, metavar="N",
+                         help="with --emit-matrix: how many shares (default: 4, never more "
+                         "than entries)")
+        return parser
+
+    def do_run(self, args, unknown):
+        try:
+            code = self._run(args)
+        except AmpError as e:
+            self.die(str(e), exit_code=2)
+        if code:
+            raise SystemExit(code)
+
+    def _run(self, args):
+        loaded = matrix.load(args.matrix)
+        jobs = matrix.select(loaded.jobs, args.board, args.sample, args.system)
+        shard = None
+        if args.shard:
+            i, n = matrix.parse_shard(args.shard)
+            jobs = matrix.shard(jobs, i, n)
+            shard = f"{i}/{n}"
+        if args.emit_matrix:
+            self.inf(json.dumps(matrix.github_matrix(jobs, args.shards)))
+            return 0
+        if args.jobs < 1:
+            raise UsageError(f"-j {args.jobs}: expected at least 1")
+        topdir = Path(self.topdir)
+        plan = build.plan(jobs, args.build_root, topdir, pristine=args.pristine,
+                          extra_module=not self._module_in_workspace())
+        head = (f"{len(jobs)} of {len(loaded.jobs)} entries of {loaded.path}"
+                + (f", shard {shard}" if shard else ""))
+        if args.dry_run:
+            return self._dry_run(plan, head)
+        plan.zephyr = build.find_zephyr(self.manifest, self.config)
+        build.preflight(plan)
+        problems = build.lint(topdir, [s.job.sample for s in plan.steps])
+        self.inf(f"amp-build: {head}; -j {args.jobs}; build root {plan.root}")
+        for p in problems:
+            self.err(f"lint: {p}")
+        result = build.run(plan, args.jobs, self._progress, matrix=loaded.path, shard=shard,
+                           lint_problems=problems)
+        self.inf()
+        self.inf(build.summary_table(result))
+        for r in result.results:
+            if not r.passed:
+                self.inf()
+                self.inf(build.failure_details(r))
+        if args.json:
+            build.write_text(args.json, json.dumps(build.to_json(result), indent=2) + "\n")
+        if args.junit:
+            build.write_text(args.junit, build.to_junit(result))
+        self.inf()
+        self.inf(build.verdict(result))
+        return 0 if result.ok else 1
+
+    def _progress(self, done, total, result):
+        self.inf(build.progress_line(done, total, result))
+
+    def _dry_run(self, plan, head):
+        self.inf(f"amp-build --dry-run: {head}; would run in {plan.topdir}:")
+        present = [s.job.sample for s in plan.steps if (plan.topdir / s.job.sample).is_dir()]
+        problems = build.lint(plan.topdir, present)
+        for i, s in enumerate(plan.steps, 1):
+            self.inf(f"[{i}/{len(plan.steps)}] {s.job.label}")
+            if s.problem:
+                self.inf(f"  cannot configure: {s.problem}")
+                continue
+            self.inf("  " + build.shell_join(s.command))
+            self.inf(f"  then check {s.elf} against {s.job.system_name}:{s.job.domain}")
+        for p in problems:
+            self.err(f"lint: {p}")
+        missing = len(plan.steps) - len(present)
+        if missing:
+            self.inf(f"({missing} samples are not in the workspace yet: not linted)")
+        return 1 if problems or any(s.problem for s in plan.steps) else 0
+
+    def _module_in_workspace(self):
+        """Is this repository a project of the workspace (so Zephyr builds see it as a
+        module)? If not, builds get -DEXTRA_ZEPHYR_MODULES=<this repository>."""
+        here = REPO_ROOT.resolve()
+        for p in self.manifest.projects:
+            try:
+                if p.abspath and Path(p.abspath).resolve() == here:
+                    return True
+            except OSError:
+                continue
+        return False

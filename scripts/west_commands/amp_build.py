@@ -2,12 +2,20 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from west.commands import WestCommand
-from zephyr_amp import build, matrix
-from zephyr_amp.boards import REPO_ROOT
-from zephyr_amp.errors import AmpError, UsageError
+
+# West loads this file by path and does not put its folder on sys.path: make
+# the library beside it importable (pip install -e . is not required).
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from zephyr_amp import build, matrix  # noqa: E402
+from zephyr_amp.boards import REPO_ROOT  # noqa: E402
+from zephyr_amp.errors import AmpError, UsageError  # noqa: E402
 
 DESCRIPTION = """\
 Build every entry of a matrix file: for each sample x board x system domain,

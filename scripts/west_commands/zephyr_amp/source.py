@@ -15,7 +15,8 @@ import yaml
 from .errors import InputError
 
 _TAG = "tag:yaml.org,2002:"
-MAX_NODES = 1_000_000     # values in a file after alias expansion (a YAML bomb stops here)
+MAX_NODES = 250_000       # values in a file after alias expansion (a YAML bomb stops here)
+MAX_DEPTH = 100           # reported when nesting exhausts Python's stack
 _OPEN_TOKENS = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
                 yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
 _CLOSE_TOKENS = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
@@ -105,22 +106,24 @@ class Source:
             raise self._too_deep(text) from None
 
     def _too_deep(self, text):
-        """The error for nesting that exhausted Python's stack, at its deepest point
-        (found with the scanner, which does not recurse)."""
-        depth, deepest, mark = 0, 0, None
+        """The error for nesting that exhausted Python's stack, where the nesting passes
+        MAX_DEPTH (found with the scanner, which does not recurse; it is quadratic in
+        the depth of flow lists, so it stops there)."""
+        depth, mark = 0, None
         try:
             for tok in yaml.scan(text, Loader=yaml.SafeLoader):
                 if isinstance(tok, _OPEN_TOKENS):
                     depth += 1
-                    if depth > deepest:
-                        deepest, mark = depth, tok.start_mark
+                    if depth > MAX_DEPTH:
+                        mark = tok.start_mark
+                        break
                 elif isinstance(tok, _CLOSE_TOKENS):
                     depth -= 1
         except yaml.YAMLError:
             pass
         return InputError(self.display, mark.line + 1 if mark else 0,
                           mark.column + 1 if mark else 0, "",
-                          f"YAML nested too deeply ({deepest} levels)",
+                          f"YAML nested more than {MAX_DEPTH} levels deep",
                           "a system file needs a few levels of maps and lists")
 
     def _build(self, node, path, constructor):

@@ -105,3 +105,72 @@ def run(cmd, cwd=None, env=None, check=True):
         assert res.returncode == 0, (f"{' '.join(map(str, cmd))} exited {res.returncode}\n"
                                      f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
     return res
+
+
+# -- west workspaces ------------------------------------------------------------------
+
+# What a manifest repository of this project needs for `west amp-config` to run.
+WORKSPACE_FILES = ("west.yml", "pyproject.toml", "scripts", "templates", "boards", "systems",
+                   "zephyr", "dts")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
+
+
+def west_env(tmp, **extra):
+    """Environment for west/git subprocesses, isolated as west's own tests do: config
+    files in tmp (never the user's ~/.westconfig), no ZEPHYR_BASE, a fixed git identity,
+    wide help output."""
+    env = dict(os.environ)
+    for var in ("ZEPHYR_BASE", "WEST_CONFIG_LOCAL", "GIT_DIR", "GIT_WORK_TREE"):
+        env.pop(var, None)
+    tmp = Path(tmp)
+    env.update(WEST_CONFIG_GLOBAL=str(tmp / "westconfig.global"),
+               WEST_CONFIG_SYSTEM=str(tmp / "westconfig.system"),
+               GIT_CONFIG_GLOBAL=str(tmp / "gitconfig"), GIT_CONFIG_NOSYSTEM="1",
+               GIT_AUTHOR_NAME="amp tests", GIT_AUTHOR_EMAIL="amp@example.invalid",
+               GIT_COMMITTER_NAME="amp tests", GIT_COMMITTER_EMAIL="amp@example.invalid",
+               COLUMNS="200")
+    env.update(extra)
+    return env
+
+
+def copy_project(dst, names=WORKSPACE_FILES):
+    """Copy this working tree (uncommitted changes included) into dst."""
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=_IGNORE)
+        elif src.is_file():
+            shutil.copy2(src, dst / name)
+    return dst
+
+
+def git_commit_all(repo, env, branch="main"):
+    run(["git", "init", "-q", "-b", branch, repo], env=env)
+    run(["git", "-C", repo, "add", "-A"], env=env)
+    run(["git", "-C", repo, "commit", "-q", "-m", "snapshot for tests"], env=env)
+
+
+def make_workspace(root, env):
+    """A west workspace whose manifest repository is a copy of this project:
+    returns the manifest repository's directory (where systems/ is)."""
+    root = Path(root)
+    manifest = copy_project(root / "zephyr-amp")
+    git_commit_all(manifest, env)
+    run(["west", "init", "-l", manifest], cwd=root, env=env)
+    # west.yml imports Zephyr's manifest; without a Zephyr clone west cannot
+    # resolve that import, so leave the zephyr project out
+    run(["west", "config", "manifest.project-filter", "--", "-zephyr"], cwd=root, env=env)
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def west_workspace(tmp_path_factory):
+    """(manifest repository dir, env) of a session-wide temporary west workspace."""
+    from conftest import need_tool
+    need_tool("west")
+    need_tool("git")
+    root = tmp_path_factory.mktemp("westws")
+    env = west_env(root)
+    return make_workspace(root / "ws", env), env

@@ -6,6 +6,14 @@ This is the one place that decides where things go:
 - each remote's firmware memory, and at its top the slot for the resource
   table and the trace buffer
 - carveouts, shared-memory pools, and per link: vrings, then rpmsg buffers
+- virtio-mmio links: native transport windows (QEMU's slots), HVL windows,
+  vrings and bounce-buffer pool in shared memory (_virtio_native, _hvl)
+- ivshmem links: status area, vrings and buffers in the BAR (_ivshmem)
+
+Address spaces (Region.space): "phys" is the board's physical space;
+"qemu:<domain>" the physical space of one QEMU instance on boards that run each
+domain in its own QEMU (qemu_cortex_a53); "ivshmem:<link>" offsets into the
+shared-memory BAR of an ivshmem link.
 - the resource table of every remote: entries, offsets, size
 
 Sizes are derived, never guessed: a vring takes vring_size(num, align)
@@ -17,7 +25,7 @@ function place() is deterministic: same System in, same Layout out.
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .boards import REPO_ROOT
+from . import virtio
 from .errors import LayoutError
 
 FW_DEFAULT_SIZE = 1 << 20       # firmware carveout when the YAML gives no size
@@ -189,6 +197,7 @@ class DomainLayout:
     rsc_table: ResourceTable = None
     trace: Region = None
     carveouts: list = field(default_factory=list)        # [Region]
+    qemu: dict = None              # its own QEMU instance: binary, args file, start order
 
     def to_json(self):
         dom = self.domain
@@ -207,6 +216,8 @@ class DomainLayout:
             t = self.rsc_table
             d["resource_table"] = {"region": t.region.name, "address": t.address,
                                    "size": t.size}
+        if self.qemu:
+            d["qemu"] = dict(sorted(self.qemu.items()))
         return d
 
 
@@ -246,6 +257,138 @@ class Layout:
             "links": [lk.to_json() for lk in self.links],
             "resource_tables": {n: t.to_json() for n, t in sorted(self.tables.items())},
         }
+
+
+# ---------------------------------------------------------------------------
+# virtio-mmio and ivshmem links (formats.md 5.2 and 6)
+
+VIRTIO_MMIO_WINDOW = 0x200          # registers 0x000-0x0ff, config space from 0x100 (6.3)
+VIRTIO_MMIO_VRING_ALIGN = 0x1000    # VIRTIO_MMIO_VRING_ALIGNMENT: legacy QueuePFN = pa / 4096
+IVSHMEM_MIN_SIZE = 1 << 20          # ivshmem-server -l and Zephyr's PLAIN_MEM_SIZE count MiB
+RUN_DIR = "run"                     # sockets and memory files, relative to the output directory
+QEMU_ARGS = "qemu.args"             # <domain>/qemu.args: one QEMU argument per line
+SERVER_ARGS = "ivshmem-server.args" # <link>/ivshmem-server.args
+
+
+def pow2_at_least(n):
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def run_path(system, *parts, suffix=""):
+    """A runtime file (socket, shared-memory file) of a system, relative to its output
+    directory: run/<system>-<part>-...<suffix>. The output directory and the system
+    name keep two systems, or two copies of one, from sharing a path."""
+    return f"{RUN_DIR}/{system}-{'-'.join(parts)}{suffix}"
+
+
+@dataclass
+class Queue:
+    """One virtqueue of a virtio device; on HVL its vring sits in shared memory."""
+    index: int
+    name: str          # the spec's name: receiveq, transmitq, requestq, ...
+    num: int
+    align: int
+    size: int          # vring_size(num, align)
+    region: Region = None
+    section: str = None  # HVL: the input section the driver defines the vring in
+
+    def to_json(self):
+        d = {"index": self.index, "name": self.name, "num": self.num, "align": self.align,
+             "size": self.size}
+        if self.region:
+            d.update(region=self.region.name, base=self.region.base, alloc=self.region.size,
+                     section=self.section)
+        return d
+
+
+@dataclass
+class VirtioDeviceLayout:
+    device: object     # model.VirtioDevice
+    window: Region     # its virtio-mmio register window
+    queues: list       # [Queue]
+    irq: int = None    # native: GIC SPI number
+    qemu: dict = None  # native: bus, QEMU device, id, socket
+
+    def to_json(self):
+        dev = self.device
+        d = {"name": dev.name, "type": dev.type, "id": dev.id, "queue_size": dev.queue_size,
+             "buffer_size": dev.buffer_size,
+             "window": {"region": self.window.name, "base": self.window.base,
+                        "size": self.window.size},
+             "queues": [q.to_json() for q in self.queues]}
+        if dev.slot is not None:
+            d["slot"] = dev.slot
+        if self.irq is not None:
+            d["irq"] = {"type": "spi", "number": self.irq, "trigger": "edge"}
+        if self.qemu:
+            d["qemu"] = dict(sorted(self.qemu.items()))
+        return d
+
+
+@dataclass
+class VirtioLinkLayout(LinkLayout):
+    """A virtio-mmio link. Native: each device in one of QEMU's transport slots, vrings
+    in the driver's RAM. HVL: windows, vrings and bounce-buffer pool in shm."""
+    devices: list = field(default_factory=list)     # [VirtioDeviceLayout]
+    windows: tuple = None      # hvl: (base, size) of the window area
+    vrings: tuple = None       # hvl: (base, size) of the vring area
+    pool: Region = None        # hvl: the bounce-buffer pool
+    pool_need: int = 0         # hvl: what the queues need of it
+    ipi: dict = None           # hvl: the kick path
+
+    @property
+    def symbols(self):
+        """HVL linker symbols (landscape.md 1.6): vrings from __shmem0_start, the pool
+        from __shmem0_pool_start to __shmem0_end."""
+        if not self.pool:
+            return {}
+        return {"__shmem0_start": self.vrings[0], "__shmem0_pool_start": self.pool.base,
+                "__shmem0_end": self.pool.end}
+
+    def to_json(self):
+        lk = self.link
+        d = {"name": lk.name, "type": lk.type, "transport": lk.transport, "driver": lk.driver,
+             "device": lk.device, "domains": [x for x in (lk.driver, lk.device) if x],
+             "shm": self.shm.name if self.shm else None,
+             "devices": [dev.to_json() for dev in self.devices]}
+        if self.pool:
+            d["windows"] = {"base": self.windows[0], "size": self.windows[1]}
+            d["vrings"] = {"base": self.vrings[0], "size": self.vrings[1]}
+            d["vring_section_base"] = self.vrings[0]
+            d["pool"] = {"region": self.pool.name, "base": self.pool.base,
+                         "size": self.pool.size, "need": self.pool_need}
+            d["symbols"] = self.symbols
+            d["ipi"] = self.ipi
+        return d
+
+
+@dataclass
+class IvshmemLinkLayout(LinkLayout):
+    """rpmsg between two QEMU instances over ivshmem: offsets in the shared-memory BAR
+    (status area, vring0 host to remote, vring1 remote to host, buffer pool)."""
+    status: Region = None
+    vrings: list = field(default_factory=list)      # [Queue]
+    buffers: Region = None
+    buffer_count: int = 0
+    peers: dict = None         # domain -> ivshmem peer ID (doorbell: connection order)
+    run: dict = None           # runtime files, relative to the output directory
+
+    def to_json(self):
+        lk = self.link
+        bar = self.shm
+        return {"name": lk.name, "type": lk.type, "host": lk.host, "remote": lk.remote,
+                "domains": [lk.host, lk.remote], "shm": bar.name,
+                "ivshmem": {
+                    "space": bar.space, "size": bar.size, "doorbell": lk.doorbell,
+                    "vectors": lk.vectors, "peers": self.peers,
+                    "status": {"offset": self.status.base, "size": self.status.size},
+                    "vrings": [{"index": q.index, "direction": q.name, "region": q.region.name,
+                                "offset": q.region.base, "alloc": q.region.size,
+                                "num": q.num, "align": q.align, "size": q.size}
+                               for q in self.vrings],
+                    "buffers": {"offset": self.buffers.base, "size": self.buffers.size,
+                                "count": self.buffer_count, "buf_size": lk.buffer_size}},
+                "run": self.run}
 
 
 # ---------------------------------------------------------------------------
@@ -309,6 +452,9 @@ class _Placer:
                 self._firmware(dom)
             self._carveouts(dom)
         self._pools_and_links()
+        self._virtio_links()
+        self._ivshmem_links()
+        self._qemu_instances()
         self._tables()
         self._check()
         self.regions.sort(key=lambda r: (r.space, r.base, -r.size, r.name))
@@ -334,6 +480,16 @@ class _Placer:
                 raise self.err(path, f"board {self.board.name} has no DDR to allocate from")
             mem = shared[0]
         return mem
+
+    def _space(self, domain):
+        """Address space of a domain's own regions: its QEMU instance's on boards that
+        run every domain in a QEMU of its own, else the board's physical space.
+        Allocation stays one per board memory across spaces: QEMU instances could reuse
+        each other's addresses, but automatic placement keeps regions apart everywhere,
+        so a layout stays right if two domains share one machine after all (a two-core
+        virt). User-given bases may coincide across spaces; _check() compares regions
+        within one space only."""
+        return f"qemu:{domain}" if self.board.instance_per_domain else "phys"
 
     def _fixed(self, mem_name, base, size, path, what):
         """Check a user-given base and reserve it in its memory."""
@@ -368,7 +524,11 @@ class _Placer:
                             f"shared memory {pool.name}")
 
     def _auto_pool_size(self, pool):
-        """Size of a pool the YAML gives no size: what its rpmsg links need."""
+        """Size of a pool the YAML gives no size: what its rpmsg links need, or what the
+        hvl link that has it as its pre-shared region needs."""
+        hvl = self._hvl_link_of(pool.name)
+        if hvl:
+            return self._hvl_sizes(hvl)[0]
         total = 0
         for lk in self.system.links:
             if lk.type == "rpmsg" and lk.shm == pool.name:
@@ -384,6 +544,11 @@ class _Placer:
                            "shrink it, or give bases that leave room")
         return base
 
+    def _hvl_link_of(self, pool_name):
+        """The hvl link whose pre-shared region is this shared-memory pool, or None."""
+        return next((lk for lk in self.system.links if lk.type == "virtio-mmio"
+                     and lk.transport == "hvl" and lk.shm == pool_name), None)
+
     def _tcm(self, dom):
         if not dom.mode:
             return
@@ -392,7 +557,7 @@ class _Placer:
             for bank in dom.cluster.modes[dom.mode][core]:
                 r = self.add(Region(f"{dom.name}_{bank.name}", "tcm", dom.name, bank.base,
                                     bank.size, users=[dom.name], views={dom.name: bank.view},
-                                    origin=dom.path + ("cores",)))
+                                    space=self._space(dom.name), origin=dom.path + ("cores",)))
                 dl.load_regions.append(r)
 
     def _table_shape(self, dom):
@@ -443,7 +608,8 @@ class _Placer:
             base = fw.base if fw.base is not None else self._alloc(
                 mem, size, REGION_ALIGN, fpath, f"the firmware of {dom.name}")
             r = self.add(Region(f"{dom.name}_fw", "firmware", dom.name, base, size,
-                                users=[dom.name], origin=fpath, dt_name="memory"))
+                                users=[dom.name], origin=fpath, dt_name="memory",
+                                space=self._space(dom.name)))
             dl.load_regions.insert(0, r)
             slot_base = r.end - slot
             parent = r.name
@@ -454,10 +620,12 @@ class _Placer:
         if dom.trace:
             dl.trace = self.add(Region(f"{dom.name}_trace", "trace", dom.name, slot_base,
                                        dom.trace, users=[dom.name], views=views(0),
-                                       parent=parent, origin=dom.path + ("trace",)))
+                                       parent=parent, space=self._space(dom.name),
+                                       origin=dom.path + ("trace",)))
         rt = self.add(Region(f"{dom.name}_rsc_table", "rsc_table", dom.name,
                              slot_base + trace_room, table_room, users=[dom.name],
-                             views=views(trace_room), parent=parent, origin=fpath))
+                             views=views(trace_room), parent=parent,
+                             space=self._space(dom.name), origin=fpath))
         dl.rsc_table = ResourceTable(dom.name, rt, rt.view(dom.name), table_size, [])
 
     def _carveouts(self, dom):
@@ -468,7 +636,8 @@ class _Placer:
             base = cv.base if cv.base is not None else self._alloc(
                 mem, size, REGION_ALIGN, cv.path, f"carveout {cv.name}")
             r = self.add(Region(f"{dom.name}_{cv.name}", "carveout", dom.name, base, size,
-                                users=[dom.name], origin=cv.path, dt_name=cv.name))
+                                users=[dom.name], origin=cv.path, dt_name=cv.name,
+                                space=self._space(dom.name)))
             dl.carveouts.append(r)
             dl.load_regions.append(r)
 
@@ -489,6 +658,8 @@ class _Placer:
                 per_pool[lk.shm].append(lk)
         # explicit pools: size them, place them, then the links inside
         for pool in s.pools:
+            if self._hvl_link_of(pool.name):
+                continue        # an hvl link's pre-shared region: _hvl() places it
             links = per_pool[pool.name]
             total = sum(2 * need[lk.name][1] + need[lk.name][3] for lk in links)
             size = pool.size if pool.size is not None else self._auto_pool_size(pool)
@@ -598,6 +769,227 @@ class _Placer:
                 offset += TRACE_SIZE
             assert offset == t.size, (offset, t.size)
 
+    # -- virtio-mmio: QEMU's transports (native) ----------------------------------
+
+    def _virtio_links(self):
+        for lk in self.system.links:
+            if lk.type == "virtio-mmio" and lk.transport == "native":
+                self._virtio_native(lk)
+            elif lk.type == "virtio-mmio":
+                self._hvl(lk)
+
+    def _virtio_native(self, lk):
+        """Each device in QEMU's transport slot N: window base + N x stride, SPI
+        first-spi + N, in the driver's QEMU instance. Its vrings are in the driver's RAM,
+        allocated by its driver; the layout records their shape only."""
+        vm = self.board.virtio_mmio
+        space = self._space(lk.driver)
+        devices = []
+        for dev in lk.devices:
+            t = virtio.device_type(dev.type)
+            base = vm["base"] + dev.slot * vm["stride"]
+            win = self.add(Region(f"{lk.name}_{dev.name}_mmio", "mmio_window", lk.driver, base,
+                                  vm["stride"], users=[lk.driver], link=lk.name,
+                                  dt_name="virtio_mmio", space=space, origin=dev.path))
+            queues = [Queue(q, t.queues[q] if q < len(t.queues) else f"queue{q}",
+                            dev.queue_size, VIRTIO_MMIO_VRING_ALIGN,
+                            vring_size(dev.queue_size, VIRTIO_MMIO_VRING_ALIGN))
+                      for q in range(dev.queues)]
+            qemu = {"bus": f"virtio-mmio-bus.{dev.slot}", "device": t.qemu_device,
+                    "id": f"{lk.name}_{dev.name}"}
+            if t.backend in ("console", "vhost-user"):
+                qemu["socket"] = run_path(self.system.name, lk.name, dev.name, suffix=".sock")
+            devices.append(VirtioDeviceLayout(dev, win, queues, vm["first_spi"] + dev.slot,
+                                              qemu))
+        self.links.append(VirtioLinkLayout(lk, devices=devices))
+
+    # -- virtio-mmio: hypervisorless (HVL) ----------------------------------------
+
+    def _hvl_need(self, lk):
+        """What an hvl link takes, area by area, each page aligned: a 0x200 window per
+        device, one vring per queue (num = queue-size, align 0x1000), and the pool:
+        queues x queue-size x buffer-size of every device.
+        -> (windows, [(device, queue, vring bytes, alloc)], vrings, pool need in bytes)"""
+        step = max(self.page, VIRTIO_MMIO_VRING_ALIGN)
+        windows = align_up(len(lk.devices) * VIRTIO_MMIO_WINDOW, step)
+        vrings = []
+        for dev in lk.devices:
+            for q in range(dev.queues):
+                size = vring_size(dev.queue_size, VIRTIO_MMIO_VRING_ALIGN)
+                vrings.append((dev, q, size, align_up(size, step)))
+        pool = sum(d.queues * d.queue_size * d.buffer_size for d in lk.devices)
+        return windows, vrings, sum(v[3] for v in vrings), pool
+
+    def _hvl_sizes(self, lk):
+        """(region size, pool size) of an hvl link; raises when the pool or the region
+        the YAML gives is too small."""
+        windows, _, vtotal, need = self._hvl_need(lk)
+        decl = self.system.pool(lk.shm) if lk.shm else None
+        if lk.pool is not None and lk.pool < need:
+            detail = ", ".join(f"{d.name} {d.queues} x {d.queue_size} x {d.buffer_size}"
+                               for d in lk.devices)
+            raise self.err(lk.path + ("pool",), f"a pool of {lk.pool:#x} bytes is too small "
+                           f"for the queues of {lk.name} ({detail} bytes: {need:#x})",
+                           f"use at least {need:#x}, or leave pool out")
+        pool = align_up(lk.pool if lk.pool is not None else need, self.page)
+        if decl is None or decl.size is None:
+            return windows + vtotal + pool, pool
+        size = decl.size
+        n = len(lk.devices)
+        if n * VIRTIO_MMIO_WINDOW > size:
+            raise self.err(decl.path + ("size",), f"the {n} virtio-mmio windows of {lk.name} "
+                           f"({n * VIRTIO_MMIO_WINDOW:#x} bytes) run past the end of shared "
+                           f"memory {decl.name} ({size:#x} bytes)",
+                           f"use at least {windows + vtotal + pool:#x}, or leave size out")
+        if windows + vtotal + pool > size:
+            raise self.err(decl.path + ("size",), f"shared memory {decl.name} is {size:#x} "
+                           f"bytes; {lk.name} needs {windows + vtotal + pool:#x} (windows "
+                           f"{windows:#x}, vrings {vtotal:#x}, pool {pool:#x})",
+                           f"use at least {windows + vtotal + pool:#x}, or leave size out")
+        if lk.pool is None:
+            pool = size - windows - vtotal      # the pool runs to the end of the region
+        return size, pool
+
+    def _hvl(self, lk):
+        """Windows from the start of the pre-shared region, then the vrings, then the
+        bounce-buffer pool (formats.md 6.6: windows at 0x37000000, vrings from 0x37001000)."""
+        windows, vrings, vtotal, need = self._hvl_need(lk)
+        size, pool_size = self._hvl_sizes(lk)
+        users = [lk.driver, lk.device]
+        decl = self.system.pool(lk.shm) if lk.shm else None
+        if decl:
+            mem = self._memory_for(decl.memory, decl.path)
+            base = decl.base if decl.base is not None else self._alloc(
+                mem, size, REGION_ALIGN, decl.path, f"shared memory {decl.name}")
+            shm = self.add(Region(decl.name, "pool", "shared", base, size, users=users,
+                                  link=lk.name, origin=decl.path))
+        else:
+            mem = self._memory_for(None, lk.path)
+            base = self._alloc(mem, size, REGION_ALIGN, lk.path,
+                               f"the shared region of {lk.name}")
+            shm = self.add(Region(f"{lk.name}_shm", "shm", "shared", base, size, users=users,
+                                  link=lk.name, origin=lk.path))
+        if shm.end > ADDR32 and self.domains[lk.driver].domain.arch == "arm":
+            raise self.err(shm.origin, f"{shm.name} {shm.span()} is above 4 GiB, out of reach "
+                           f"of {lk.driver}'s 32-bit core", "place it below 4 GiB")
+        devices = []
+        for k, dev in enumerate(lk.devices):
+            win = self.add(Region(f"{lk.name}_{dev.name}_mmio", "mmio_window", "shared",
+                                  base + k * VIRTIO_MMIO_WINDOW, VIRTIO_MMIO_WINDOW,
+                                  users=users, parent=shm.name, link=lk.name,
+                                  dt_name="virtio_mmio", origin=dev.path))
+            devices.append(VirtioDeviceLayout(dev, win, []))
+        cursor = base + windows
+        by_name = {d.device.name: d for d in devices}
+        for k, (dev, q, vsize, alloc) in enumerate(vrings):
+            t = virtio.device_type(dev.type)
+            r = self.add(Region(f"{lk.name}_{dev.name}_vq{q}", "vring", "shared", cursor, alloc,
+                                users=users, parent=shm.name, link=lk.name, origin=dev.path))
+            by_name[dev.name].queues.append(
+                Queue(q, t.queues[q] if q < len(t.queues) else f"queue{q}", dev.queue_size,
+                      VIRTIO_MMIO_VRING_ALIGN, vsize, r, f".shared.vring.{k}"))
+            cursor += alloc
+        pool = self.add(Region(f"{lk.name}_pool", "buffer", "shared", cursor, pool_size,
+                               users=users, parent=shm.name, link=lk.name,
+                               origin=lk.path + ("pool",) if lk.pool is not None else lk.path))
+        self.domains[lk.driver].load_regions.append(shm)
+        mailbox = next(m for m in self.board.mailboxes if m.name == lk.ipi)
+        self.links.append(VirtioLinkLayout(
+            lk, shm=shm, mailbox=mailbox, devices=devices, windows=(base, windows),
+            vrings=(base + windows, vtotal), pool=pool, pool_need=need,
+            ipi=self._hvl_ipi(lk, mailbox)))
+
+    def _hvl_ipi(self, lk, mb):
+        """What either side needs to kick the other: the mailbox, and for each side its
+        IPI agent (registers, interrupt, the mask the other side writes to reach it)."""
+        board = self.board
+        driver = self.system.domain(lk.driver)
+
+        def agent(ipi):
+            if ipi is None:
+                return None
+            return {"name": ipi.name, "ipi_id": ipi.ipi_id, "reg": ipi.reg, "irq": ipi.irq,
+                    "mask": ipi.mask}
+        mine = next((i for i in board.ipi.values() if i.core == driver.core), None)
+        other = next((board.ipi[x] for x in mb.between if x in board.ipi
+                      and board.ipi[x] is not mine), None)
+        if mb.linux and mb.linux.get("local") in board.ipi:
+            other = board.ipi[mb.linux["local"]]
+        d = {"mailbox": mb.name, "zephyr_label": mb.zephyr_label,
+             "zephyr_parent": mb.zephyr_parent, "driver": agent(mine), "device": agent(other),
+             "registers": dict(sorted((board.ipi_registers or {}).items()))}
+        if mb.linux:
+            d["linux"] = {"label": f"ipi_mailbox_{mb.linux['remote']}",
+                          "buffers": list(mb.linux.get("buffers", []))}
+        return d
+
+    # -- ivshmem: the shared-memory BAR of two QEMU instances ----------------------
+
+    def _ivshmem_need(self, lk):
+        """(status, vring bytes, vring alloc, buffer count, buffer bytes) of an ivshmem link."""
+        vr = vring_size(lk.vring_num, lk.vring_align)
+        count = lk.buffer_count or rpmsg_buffer_count(lk.vring_num)
+        return (self.page, vr, align_up(vr, self.page), count,
+                align_up(count * lk.buffer_size, self.page))
+
+    def _ivshmem(self, lk):
+        """Offsets in BAR2, with no overlap (the reference sample's pool runs over its
+        vrings, formats.md 5.2): status area, vring0 (host to remote), vring1 (remote to
+        host), buffer pool; the rest of the BAR stays unused."""
+        status, vr, vr_alloc, count, buf = self._ivshmem_need(lk)
+        need = status + 2 * vr_alloc + buf
+        size = lk.size if lk.size is not None else max(IVSHMEM_MIN_SIZE, pow2_at_least(need))
+        if size < need:
+            raise self.err(lk.path + ("size",), f"{size:#x} bytes of shared memory cannot hold "
+                           f"{lk.name}: status {status:#x}, vrings 2 x {vr_alloc:#x}, buffers "
+                           f"{count} x {lk.buffer_size} ({need:#x} in all)",
+                           f"use {pow2_at_least(need):#x}, or leave size out")
+        space = f"ivshmem:{lk.name}"
+        users = [lk.host, lk.remote]
+
+        def region(name, kind, base, rsize, parent):
+            return self.add(Region(f"{lk.name}_{name}", kind, "shared", base, rsize,
+                                   users=users, parent=parent, link=lk.name, space=space,
+                                   origin=lk.path))
+        bar = region("bar", "bar", 0, size, None)
+        st = region("status", "status", 0, status, bar.name)
+        vrings = []
+        for j in range(2):
+            r = region(f"vring{j}", "vring", status + j * vr_alloc, vr_alloc, bar.name)
+            vrings.append(Queue(j, ("host to remote", "remote to host")[j], lk.vring_num,
+                                lk.vring_align, vr, r))
+        bufs = region("buffers", "buffer", status + 2 * vr_alloc, buf, bar.name)
+        run = {"server_args": f"{lk.name}/{SERVER_ARGS}"} if lk.doorbell else {}
+        if lk.doorbell:
+            run["socket"] = run_path(self.system.name, lk.name, suffix=".sock")
+            run["pidfile"] = run_path(self.system.name, lk.name, suffix=".pid")
+            run["shm_dir"] = RUN_DIR
+        else:
+            run["mem_path"] = run_path(self.system.name, lk.name, suffix=".shm")
+        self.links.append(IvshmemLinkLayout(
+            lk, shm=bar, status=st, vrings=vrings, buffers=bufs, buffer_count=count,
+            peers={lk.host: 0, lk.remote: 1} if lk.doorbell else None, run=run))
+
+    def _ivshmem_links(self):
+        for lk in self.system.links:
+            if lk.type == "ivshmem":
+                self._ivshmem(lk)
+
+    def _qemu_instances(self):
+        """One QEMU per Zephyr domain on boards like qemu_cortex_a53: its argument file,
+        and its place in the start order (ivshmem hosts first: with a doorbell the server
+        hands out peer IDs in connection order)."""
+        qemu = self.board.qemu
+        if not (qemu and self.board.instance_per_domain):
+            return
+        hosts = {lk.host for lk in self.system.links if lk.type == "ivshmem"}
+        remotes = {lk.remote for lk in self.system.links if lk.type == "ivshmem"}
+        doms = [d for d in self.system.domains if d.os == "zephyr"]
+        doms.sort(key=lambda d: 0 if d.name in hosts - remotes else 1)
+        for k, d in enumerate(doms):
+            self.domains[d.name].qemu = {"binary": qemu["binary"],
+                                         "args": f"{d.name}/{QEMU_ARGS}", "start": k}
+
     # -- checks --------------------------------------------------------------
 
     def _ancestors(self, region, by_name):
@@ -615,9 +1007,14 @@ class _Placer:
                                "rename the domain, carveout or link so names differ")
             by_name[r.name] = r
         anc = {r.name: self._ancestors(r, by_name) for r in self.regions}
-        # containment in board memory (TCM banks are board facts)
+        # containment in board memory (TCM banks are board facts; an ivshmem BAR is
+        # not in any board memory; native virtio-mmio windows are the board's transports)
+        vm = self.board.virtio_mmio
         for r in self.regions:
-            if r.kind == "tcm" or r.parent:
+            if r.kind == "tcm" or r.parent or r.space.startswith("ivshmem:"):
+                continue
+            if r.kind == "mmio_window" and vm and vm["base"] <= r.base \
+                    and r.end <= vm["base"] + vm["slots"] * vm["stride"]:
                 continue
             if not any(m.base <= r.base and r.end <= m.end for m in self.board.memory):
                 raise self.err(r.origin, f"{r.name} {r.span()} is outside every memory of "
@@ -652,13 +1049,9 @@ class _Placer:
 
 
 def _source_name(path):
-    """The system file as layout.json names it, the same from any cwd or spelling of the
-    path: relative to this repository for bundled systems, else the file name."""
-    path = Path(path).resolve()
-    try:
-        return path.relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return path.name
+    """The system file as layout.json names it: its file name, the same from any cwd,
+    spelling of the path, or copy of the tree."""
+    return Path(path).name
 
 
 def place(system):

@@ -65,8 +65,12 @@ class BuildJob(NamedTuple):
 
     @property
     def label(self):
-        """'kv260_r5 zephyr/samples/... (kv260-rpmsg:rpu0)', for progress lines."""
-        return f"{self.board} {self.sample} ({self.system_name}:{self.domain})"
+        """'kv260_r5 zephyr/samples/... (kv260-rpmsg:rpu0)', for progress lines; entries
+        with a name of their own add it: '... [name]'."""
+        text = f"{self.board} {self.sample} ({self.system_name}:{self.domain})"
+        if self.id != default_id(self.board, self.sample, self.system_name, self.domain):
+            text += f" [{self.id}]"
+        return text
 
 
 class Matrix(NamedTuple):
@@ -83,6 +87,9 @@ def load(path=None, display=None):
         raise src.error((), "a matrix file is a map with version and entries",
                         f"start from {_display(DEFAULT_MATRIX)}")
     schema.check(src, "matrix")
+    if src.data["version"] != 1:
+        raise src.error(("version",), f"version {src.data['version']} is not known",
+                        "this amp-build reads version: 1")
     return Matrix(path, src.data.get("description", ""), _Expander(src, path).jobs())
 
 

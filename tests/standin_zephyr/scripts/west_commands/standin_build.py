@@ -18,9 +18,10 @@ from west.commands import WestCommand
 
 STANDIN = Path(__file__).resolve().parents[2]
 
-# Board -> compiler, flags, RAM when no generated layout says otherwise.
+# Board -> compiler, flags, RAM when no generated layout says otherwise, and where the
+# core resets (the Cortex-R5 at its low vector, 0x0 in ATCM, whatever RAM the image uses).
 ARM_R5 = {"cc": "arm-none-eabi-gcc", "cflags": ["-mcpu=cortex-r5", "-marm", "-mfloat-abi=soft"],
-          "ldflags": []}
+          "ldflags": [], "reset": 0x0}
 BOARDS = {
     "kv260_r5": dict(ARM_R5, ram=(0x0, 0x40000)),
     "qemu_cortex_r5": dict(ARM_R5, ram=(0x0, 0x4000000)),
@@ -266,15 +267,21 @@ class AmpCmake:
 
 def linker_script(spec, amp, kconfig, zdir):
     """zephyr/linker.cmd: the domain's MEMORY (amp_memory.ld), code and data in the
-    region that holds zephyr,sram (AMP_SRAM_BASE), then the generated fragments."""
+    region that holds zephyr,sram (AMP_SRAM_BASE), the vectors where the core resets
+    when that is another region (an R5 image in DDR keeps its vectors in ATCM), then
+    the generated fragments."""
     lines = ["/* stand-in west build (tests only; not Zephyr): linker script */"]
     regions = amp.memory() if amp else []
+    vectors = None
     if regions:
         sram = amp.define("amp_layout.h", "AMP_SRAM_BASE")
         ram = next((r for r in regions if sram is not None and r[1] <= sram < r[1] + r[2]),
                    regions[0])
         lines.append(f'INCLUDE "{amp.dir / "amp_memory.ld"}"')
         lines.append(f"REGION_ALIAS(\"STANDIN_RAM\", {ram[0]});")
+        reset = spec.get("reset")
+        if reset is not None and not ram[1] <= reset < ram[1] + ram[2]:
+            vectors = next((r for r in regions if r[1] <= reset < r[1] + r[2]), None)
     else:
         base, size = spec["ram"]
         lines += ["MEMORY", "{", f"\tSTANDIN_RAM (rwx) : ORIGIN = {base:#x}, LENGTH = {size:#x}",
@@ -283,6 +290,8 @@ def linker_script(spec, amp, kconfig, zdir):
         "ENTRY(__start)",
         "SECTIONS",
         "{",
+        *([f"\t.vectors {vectors[1]:#x} : {{ KEEP(*(.vectors)) }} > {vectors[0]}"]
+          if vectors else []),
         "\t.text : { KEEP(*(.vectors)) *(.text .text.*) } > STANDIN_RAM",
         "\t.rodata : { *(.rodata .rodata.*) } > STANDIN_RAM",
         "\t.data : { *(.data .data.*) } > STANDIN_RAM",

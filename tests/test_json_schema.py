@@ -126,7 +126,6 @@ def build_json_schema():
     kw = yaml.safe_load(KWALIFY.read_text())
     missing = []
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "$id": "https://github.com/zephyr-amp/schema/system.schema.json",
               "title": "zephyr-amp system",
               **_convert(kw, "", missing)}
     return schema, missing

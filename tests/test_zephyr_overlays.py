@@ -41,7 +41,9 @@ def _reg(node):
 
 
 def _domain_links(layout, name):
-    return [lk for lk in layout["links"] if name in (lk.get("host"), lk.get("remote"))]
+    return [lk for lk in layout["links"]
+            if name in (lk.get("host"), lk.get("remote"), lk.get("driver"), lk.get("device"))
+            or name in (lk.get("domains") or [])]
 
 
 def _check_domain(edt, layout, name):
@@ -59,8 +61,9 @@ def _check_domain(edt, layout, name):
                (dom["sram"]["address"], dom["sram"]["size"]))
         expect("zephyr,sram compatible", sram.matching_compat, "mmio-sram")
 
-    # zephyr,ipc_shm: the shared region of the domain's first link
-    links = [lk for lk in _domain_links(layout, name) if lk.get("shm")]
+    # zephyr,ipc_shm: the shared region of the domain's first rpmsg link
+    links = [lk for lk in _domain_links(layout, name) if lk.get("shm") and
+             lk["type"] == "rpmsg"]
     shm = edt.chosen_node("zephyr,ipc_shm")
     if links:
         r = region(layout, links[0]["shm"])
@@ -68,16 +71,19 @@ def _check_domain(edt, layout, name):
         expect("zephyr,ipc_shm (address, size)", _reg(shm), (view(r, name), r["size"]))
         expect("zephyr,ipc_shm status", shm.status, "okay")
 
-    # zephyr,ipc: the mailbox of that link, enabled along with its IPI parent
-    mailbox = next((lk["mailbox"] for lk in _domain_links(layout, name) if lk.get("mailbox")),
-                   None)
+    # zephyr,ipc: the mailbox of the first link that names one (an rpmsg link's
+    # mailbox, an HVL link's IPI), enabled along with its IPI parent
+    mylinks = _domain_links(layout, name)
+    label = next((lk["mailbox"].get("remote_label") if lk.get("mailbox") else
+                  lk["ipi"].get("zephyr_label") for lk in mylinks
+                  if lk.get("mailbox") or isinstance(lk.get("ipi"), dict)), None)
     ipc = edt.chosen_node("zephyr,ipc")
-    if mailbox and mailbox.get("remote_label"):
+    if label:
         assert ipc is not None, f"{name}: no chosen zephyr,ipc"
-        expect("zephyr,ipc label", mailbox["remote_label"] in ipc.labels, True)
+        expect("zephyr,ipc label", label in ipc.labels, True)
         expect("zephyr,ipc status", ipc.status, "okay")
         expect("zephyr,ipc parent status", ipc.parent.status, "okay")
-    else:
+    elif all(lk["type"] == "rpmsg" for lk in mylinks):
         expect("zephyr,ipc", ipc, None)
 
     # zephyr,ram-console: the trace buffer, as the table's trace entry says

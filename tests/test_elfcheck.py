@@ -302,12 +302,13 @@ def test_generated_firmware_validates_clean(generated):
 
 
 def test_generated_firmware_with_one_change(generated, tmp_path):
-    """The generated image of the first system, with its table's vring moved."""
-    _system, domain, elf, layout = generated[0]
+    """The generated image of the first system with a vdev, with its table's vring moved."""
+    domain, elf, layout, vdev = next(
+        (d, e, lay, v) for _, d, e, lay in generated
+        for v in lay['resource_tables'][d]['entries'] if v['type'] == 'vdev')
     with ElfImage.open(elf) as image:
         (sec,) = image.sections_named('.resource_table')
     data = bytearray(Path(elf).read_bytes())
-    vdev = next(e for e in layout['resource_tables'][domain]['entries'] if e['type'] == 'vdev')
     at = sec.sh_offset + vdev['offset'] + 28               # vring 0 field da
     da = int.from_bytes(data[at:at + 4], 'little')
     data[at:at + 4] = (da + 0x100).to_bytes(4, 'little')

@@ -1,8 +1,10 @@
 """Layout -> a picture (SVG) and a terminal table of the memory map.
 
-One section per address space: physical, then each domain whose view
-differs (an R5 sees its TCM at 0x0). Rows are regions in address order,
-nested regions indented under their parent, gaps shown with their size.
+One section per address space: physical, then the physical space of each
+QEMU instance (boards that run every domain in its own QEMU), then the
+offsets in each ivshmem BAR, then each domain whose view differs (an R5
+sees its TCM at 0x0). Rows are regions in address order, nested regions
+indented under their parent, gaps shown with their size.
 """
 
 from xml.sax.saxutils import escape
@@ -32,15 +34,30 @@ def _depths(layout):
     return depth
 
 
+def _space_title(space):
+    kind, _, name = space.partition(":")
+    if space == "phys":
+        return "physical addresses"
+    if kind == "qemu":
+        return f"QEMU instance of {name}: physical addresses"
+    if kind == "ivshmem":
+        return f"ivshmem link {name}: offsets in its shared-memory BAR"
+    return f"address space {space}"
+
+
+def _space_order(space):
+    return ({"phys": 0, "qemu": 1, "ivshmem": 2}.get(space.partition(":")[0], 3), space)
+
+
 def sections(layout):
-    """[(title, [(address, region, depth)])]: physical first, then local views."""
+    """[(title, [(address, region, depth)])]: physical first, then each QEMU instance,
+    then ivshmem BARs, then local views."""
     depth = _depths(layout)
     out = []
-    spaces = sorted({r.space for r in layout.regions})
+    spaces = sorted({r.space for r in layout.regions}, key=_space_order)
     for space in spaces:
         rows = [(r.base, r, depth[r.name]) for r in layout.regions if r.space == space]
-        title = "physical addresses" if space == "phys" else f"address space {space}"
-        out.append((title, _ordered(rows)))
+        out.append((_space_title(space), _ordered(rows)))
     for name in sorted(layout.domains):
         rows = [(r.view(name), r, depth[r.name]) for r in layout.regions if name in r.views]
         if rows:
@@ -62,18 +79,22 @@ def owners(layout):
 def table(layout):
     lines = [f"memory map of {layout.system.name} (board {layout.system.board.name}, "
              f"page {layout.page_size:#x})"]
+    depth = _depths(layout)
+    # columns grow for long names (mmio_window, nested HVL regions), never shrink
+    nw = max([28] + [len(r.name) + 2 * depth[r.name] + 1 for r in layout.regions])
+    kw = max([10] + [len(r.kind) + 1 for r in layout.regions])
     for title, rows in sections(layout):
         lines.append("")
         lines.append(title)
-        lines.append(f"  {'base':<12}{'end':<12}{'size':>10}  {'region':<28}{'kind':<10}"
+        lines.append(f"  {'base':<12}{'end':<12}{'size':>10}  {'region':<{nw}}{'kind':<{kw}}"
                      f"{'owner':<10}users")
         prev_end = None
         for addr, r, d in rows:
             if prev_end is not None and d == 0 and addr > prev_end:
                 lines.append(f"  {'':<12}{'':<12}{human(addr - prev_end):>10}  "
-                             f"{'(gap)':<28}")
+                             f"{'(gap)':<{nw}}")
             lines.append(f"  {addr:<#12x}{addr + r.size:<#12x}{human(r.size):>10}  "
-                         f"{'  ' * d + r.name:<28}{r.kind:<10}{r.owner:<10}"
+                         f"{'  ' * d + r.name:<{nw}}{r.kind:<{kw}}{r.owner:<10}"
                          f"{', '.join(sorted(r.users))}")
             if d == 0:
                 prev_end = max(prev_end or 0, addr + r.size)

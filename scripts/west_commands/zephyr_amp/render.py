@@ -14,9 +14,10 @@ from pathlib import Path
 
 import jinja2
 
-from . import memmap
+from . import memmap, virtio
 from .boards import REPO_ROOT
 from .errors import UsageError
+from .layout import RUN_DIR
 
 TEMPLATE_DIR = REPO_ROOT / "templates"
 MARKER = "layout.json"
@@ -73,10 +74,13 @@ def render(layout):
     for name, dl in sorted(layout.domains.items()):
         if dl.domain.os == "zephyr":
             out.update(_zephyr_files(env, layout, dl, common))
-        elif dl.domain.os == "linux" and dl.role == "host":
+        elif dl.domain.os == "linux" and (dl.role == "host" or _hvl_links(layout, device=name)):
             text = _linux_overlay(env, layout, dl, common)
             if text:
                 out[f"{name}/amp.dtso"] = text
+            for lk in _hvl_links(layout, device=name):
+                out[f"{name}/{lk.link.name}.hvl.json"] = _hvl_device_file(layout, lk)
+    out.update(_run_files(env, layout, common))
     data = layout.to_json()
     out["layout.json"] = json.dumps(data, indent=2, sort_keys=True) + "\n"
     out["memory-map.svg"] = memmap.svg(layout, common["banner"])
@@ -105,7 +109,8 @@ def _zephyr_files(env, layout, dl, common):
     for label, view, size in dl.extra_ram:
         root.append(_node(f"amp_{label}", view, size, n, f"more RAM for {name}: {label}",
                           ["zephyr,memory-region", "mmio-sram"], f"AMP_{label.upper()}"))
-    links = [lk for lk in layout.links if name in (lk.link.host, lk.link.remote)]
+    links = [lk for lk in layout.links if name in (lk.link.host, lk.link.remote)
+             and lk.link.type == "rpmsg"]
     for lk in links:
         r = lk.shm
         label = f"amp_{lk.link.name}_shm"
@@ -137,12 +142,15 @@ def _zephyr_files(env, layout, dl, common):
     ctx = dict(common, dom=dom, cells=n, chosen=chosen, root_nodes=root, reserved=reserved,
                enable=enable)
     files[f"{name}/amp.overlay"] = env.get_template("zephyr/amp.overlay.j2").render(ctx)
+    options = _kconfig(layout, dl, links)
+    options += _virtio_kconfig(layout, dl, options)
     files[f"{name}/amp.conf"] = env.get_template("zephyr/amp.conf.j2").render(
-        dict(common, dom=dom, options=_kconfig(layout, dl, links)))
+        dict(common, dom=dom, options=options))
     files[f"{name}/amp_layout.h"] = env.get_template("zephyr/amp_layout.h.j2").render(
         dict(common, dom=dom, system=layout.system.name, page=layout.page_size,
              guard=name.upper(), has_views=any(r.views for r in layout.regions),
-             regions=_header_regions(layout, dl), extra=_header_extra(layout, dl, links)))
+             regions=_header_regions(layout, dl),
+             extra=_header_extra(layout, dl, links) + _virtio_header_extra(layout, dl)))
     files[f"{name}/amp_memory.ld"] = env.get_template("zephyr/amp_memory.ld.j2").render(
         dict(common, dom=dom, memory=[(r.name, "rwx", r.view(name), r.size)
                                       for r in dl.load_regions]))
@@ -158,6 +166,7 @@ def _zephyr_files(env, layout, dl, common):
             "zephyr/resource_table.c.j2").render(tctx)
         files[f"{name}/amp_sections.ld"] = env.get_template(
             "zephyr/amp_sections.ld.j2").render(tctx)
+    files.update(_virtio_zephyr_files(env, layout, dl, common, ctx))
     return files
 
 
@@ -192,6 +201,8 @@ def _header_regions(layout, dl):
     name = dl.domain.name
     rows = []
     for r in layout.regions:
+        if r.space.startswith("ivshmem:"):
+            continue        # BAR offsets: _virtio_header_extra() names them as such
         if name in r.users or r.owner == name:
             rows.append((_cname(r.name), r.view(name), r.size, f"{r.kind} {r.name}"
                          + (f" (global {r.base:#x})" if r.view(name) != r.base else "")))
@@ -224,13 +235,18 @@ def _linux_overlay(env, layout, dl, common):
     board = layout.system.board
     host = dl.domain.name
     links = [lk for lk in layout.links if lk.link.host == host and lk.vdev]
-    if not links:
+    hvl = _hvl_links(layout, device=host)
+    if not links and not hvl:
         return None
     reserved, clusters, ipis = [], {}, {}
     remotes = []
     for lk in links:
         if lk.link.remote not in remotes:
             remotes.append(lk.link.remote)
+    for lk in hvl:      # HVL drivers this Linux also loads
+        if layout.domains[lk.link.driver].domain.loader == "linux-remoteproc" \
+                and lk.link.driver not in remotes:
+            remotes.append(lk.link.driver)
     for rname in remotes:
         rdl = layout.domains[rname]
         rdom = rdl.domain
@@ -254,21 +270,15 @@ def _linux_overlay(env, layout, dl, common):
                                        f"{vr.name} of {lk.link.name}: num {vr.num}, "
                                        f"align {vr.align}"))
                 memory_region.append(label)
+        for lk in [x for x in hvl if x.link.driver == rname]:
+            # its image has NOBITS vring sections there: remoteproc must map the region
+            memory_region.append(f"{lk.link.name}_shm")
         cluster = rdom.cluster
         mbox = None
         mb = next((lk.mailbox for lk in links if lk.link.remote == rname and lk.mailbox), None)
+        mb = mb or next((lk.mailbox for lk in hvl if lk.link.driver == rname), None)
         if mb and mb.linux:
-            mbox = f"ipi_mailbox_{mb.linux['remote']}"
-            local = board.ipi[mb.linux["local"]]
-            remote_ipi = board.ipi[mb.linux["remote"]]
-            parent = "zynqmp_ipi"
-            ipis.setdefault(parent, {"parent": parent, "comment":
-                                     f"IPI channel {local.ipi_id} ({local.name}): the mailboxes "
-                                     "Zephyr's zynqmp_rpu.dtsi pairs with", "mailboxes": []})
-            ipis[parent]["mailboxes"].append({
-                "label": mbox, "unit": f"{mb.linux['buffers'][0]:x}",
-                "reg": [f"<{reg(b, 0x20, 2)}>" for b in mb.linux["buffers"]],
-                "ipi_id": remote_ipi.ipi_id})
+            mbox = _linux_mailbox(board, mb, ipis)
         if cluster and cluster.linux_node:
             c = clusters.get(cluster.name)
             if c is None:
@@ -282,10 +292,40 @@ def _linux_overlay(env, layout, dl, common):
                 "reg_names": [b.name if b.name[-1].isdigit() else f"{b.name}0" for b in banks],
                 "power_domains": _power_domains(cluster, rdom, banks),
                 "memory_region": memory_region, "mbox": mbox})
+    uio = []
+    for lk in hvl:
+        reserved.append(_lnode(f"{lk.link.name}_shm", "shm", lk.shm,
+                               f"pre-shared region of HVL link {lk.link.name}: windows, "
+                               f"vrings, bounce buffers of {lk.link.driver}'s devices"))
+        if lk.mailbox.linux:
+            _linux_mailbox(board, lk.mailbox, ipis)
+        uio.append({"label": f"{lk.link.name}_uio", "unit": f"{lk.shm.base:x}",
+                    "name": f"{lk.link.name.replace('_', '-')}-uio",
+                    "reg": reg(lk.shm.base, lk.shm.size, 2), "link": lk.link.name,
+                    "json": f"{host}/{lk.link.name}.hvl.json"})
     reserved.sort(key=lambda x: (int(x["unit"], 16), x["label"]))
     ctx = dict(common, dom=dl.domain, reserved=reserved, clusters=list(clusters.values()),
-               ipis=list(ipis.values()))
+               ipis=list(ipis.values()), uio=uio)
+    if hvl:
+        return env.get_template("hvl/linux.dtso.j2").render(ctx)
     return env.get_template("linux/amp.dtso.j2").render(ctx)
+
+
+def _linux_mailbox(board, mb, ipis):
+    """Add the APU-side node of a ZynqMP IPI mailbox (once); its label."""
+    label = f"ipi_mailbox_{mb.linux['remote']}"
+    local = board.ipi[mb.linux["local"]]
+    remote_ipi = board.ipi[mb.linux["remote"]]
+    parent = "zynqmp_ipi"
+    ipis.setdefault(parent, {"parent": parent, "comment":
+                             f"IPI channel {local.ipi_id} ({local.name}): the mailboxes "
+                             "Zephyr's zynqmp_rpu.dtsi pairs with", "mailboxes": []})
+    if not any(m["label"] == label for m in ipis[parent]["mailboxes"]):
+        ipis[parent]["mailboxes"].append({
+            "label": label, "unit": f"{mb.linux['buffers'][0]:x}",
+            "reg": [f"<{reg(b, 0x20, 2)}>" for b in mb.linux["buffers"]],
+            "ipi_id": remote_ipi.ipi_id})
+    return label
 
 
 def _power_domains(cluster, dom, banks):
@@ -316,6 +356,274 @@ def _cluster_node(cluster, dom):
             "compatible": node["compatible"], "core_compatible": node["core-compatible"],
             "cluster_mode": mode_number, "mode": dom.mode, "ranges": ranges, "cores": [],
             "comment": f"{cluster.name} cluster, {dom.mode} mode (xlnx_r5_remoteproc)"}
+
+
+# -- virtio-mmio, HVL and ivshmem -----------------------------------------------
+
+def _native_links(layout, name):
+    return [lk for lk in layout.links if lk.link.type == "virtio-mmio"
+            and lk.link.transport == "native" and lk.link.driver == name]
+
+
+def _hvl_links(layout, driver=None, device=None):
+    return [lk for lk in layout.links if lk.link.type == "virtio-mmio"
+            and lk.link.transport == "hvl" and (driver is None or lk.link.driver == driver)
+            and (device is None or lk.link.device == device)]
+
+
+def _ivshmem_links(layout, name):
+    return [lk for lk in layout.links if lk.link.type == "ivshmem"
+            and name in (lk.link.host, lk.link.remote)]
+
+
+def _window_node(dev, n, label, comment):
+    t = virtio.device_type(dev.device.type)
+    w = dev.window
+    return {"label": label, "unit": f"{w.base:x}", "reg": reg(w.base, w.size, n),
+            "spi": dev.irq, "comment": comment,
+            "child": {"label": f"amp_{w.link}_{dev.device.name}", "name": dev.device.name,
+                      "compatible": virtio.compatible(t)}}
+
+
+def _virtio_zephyr_files(env, layout, dl, common, ctx):
+    """The virtio-mmio, HVL and ivshmem parts of a Zephyr domain's files: amp.overlay
+    and amp.cmake grow (their templates include the rpmsg ones), amp_hvl.ld and
+    qemu.args are new. {} when the domain has none of these links."""
+    name = dl.domain.name
+    native, hvl = _native_links(layout, name), _hvl_links(layout, driver=name)
+    ivs = _ivshmem_links(layout, name)
+    files = {}
+    if dl.qemu:
+        files[dl.qemu["args"]] = env.get_template("qemu/qemu.args.j2").render(
+            dict(common, args=_qemu_args(layout, dl, native, ivs)))
+    if not (native or hvl or ivs):
+        return files
+    board = layout.system.board
+    n = ctx["cells"]
+    taken = {prop for prop, _ in ctx["chosen"]}
+    chosen, enable = [], []
+    vm = board.virtio_mmio
+    windows = []
+    for lk in native:
+        for dev in lk.devices:
+            t = virtio.device_type(dev.device.type)
+            windows.append(_window_node(
+                dev, n, f"{vm['dt_label']}{dev.device.slot}",
+                f"{lk.link.name}: {dev.device.name}, virtio {t.name} (ID {t.id}) in QEMU's "
+                f"slot {dev.device.slot} ({dev.qemu['bus']}), SPI {dev.irq}"))
+            if t.name == "entropy" and "zephyr,entropy" not in taken:
+                chosen.append(("zephyr,entropy", f"amp_{lk.link.name}_{dev.device.name}"))
+                taken.add("zephyr,entropy")
+    hvl_nodes = []
+    for lk in hvl:
+        mb = lk.mailbox
+        shm = lk.shm
+        label = f"amp_{lk.link.name}"
+        hvl_nodes.append({
+            "link": lk.link.name, "device": lk.link.device, "label": label,
+            "unit": f"{lk.windows[0]:x}", "ipm": mb.zephyr_label, "mailbox": mb.name,
+            "shm": _node(f"{label}_shm", shm.base, shm.size, n,
+                         f"pre-shared region of {lk.link.name}", ["zephyr,memory-region",
+                                                                "mmio-sram"],
+                         f"AMP_{_cname(lk.link.name)}_SHM"),
+            "reg": [reg(lk.windows[0], lk.windows[1], n), reg(lk.vrings[0], lk.vrings[1], n),
+                    reg(lk.pool.base, lk.pool.size, n)],
+            "windows": [_window_node(dev, n, f"{label}_{dev.device.name}_mmio",
+                                     f"{dev.device.name}: virtio "
+                                     f"{virtio.device_type(dev.device.type).name} (ID "
+                                     f"{dev.device.id}), {len(dev.queues)} queue(s) of "
+                                     f"{dev.device.queue_size}") for dev in lk.devices]})
+        if "zephyr,ipc" not in taken:
+            chosen.append(("zephyr,ipc", mb.zephyr_label))
+            taken.add("zephyr,ipc")
+        if mb.zephyr_parent and mb.zephyr_parent not in ctx["enable"] + enable:
+            enable.append(mb.zephyr_parent)
+    ivshmem = []
+    for lk in ivs:
+        role = "host" if lk.link.host == name else "remote"
+        other = lk.link.remote if role == "host" else lk.link.host
+        label = f"amp_{lk.link.name}"
+        v = {"label": label, "name": lk.link.name.replace("_", "-"),
+             "vendor_id": board.ivshmem["vendor_id"], "device_id": board.ivshmem["device_id"],
+             "comment": f"{lk.link.name}: rpmsg {role} of {other}, shared memory "
+                        f"{lk.shm.size:#x} bytes ({'doorbell' if lk.link.doorbell else 'plain'})",
+             "ipm": None}
+        if lk.link.doorbell:
+            v["ipm"] = f"{label}_ipm"
+            v["ipm_comment"] = (f"{lk.link.name}: kicks as doorbell interrupts to peer "
+                                f"{lk.peers[other]} ({other})")
+            if "zephyr,ipc" not in taken:
+                chosen.append(("zephyr,ipc", v["ipm"]))
+                taken.add("zephyr,ipc")
+        ivshmem.append(v)
+    vctx = dict(ctx, native_parent=vm["dt_parent"] if native else None, windows=windows,
+                hvl=hvl_nodes, ivshmem=ivshmem, chosen_extra=chosen, enable_extra=enable)
+    files[f"{name}/amp.overlay"] = env.get_template("zephyr/virtio.overlay.j2").render(vctx)
+    if hvl:
+        lk = hvl[0]
+        hctx = dict(common, dom=dl.domain, link=lk, symbols=lk.symbols,
+                    vrings=[q for d in lk.devices for q in d.queues])
+        files[f"{name}/amp_hvl.ld"] = env.get_template("hvl/amp_hvl.ld.j2").render(hctx)
+        files[f"{name}/amp.cmake"] = env.get_template("zephyr/virtio.cmake.j2").render(
+            dict(common, dom=dl.domain, has_table=dl.rsc_table is not None, hvl=lk))
+    return files
+
+
+def _virtio_kconfig(layout, dl, opts):
+    """Kconfig options of the virtio-mmio, HVL and ivshmem links of a Zephyr domain,
+    after the rpmsg ones (opts), each symbol once."""
+    name = dl.domain.name
+    have = {o[0] for o in opts}
+    out = []
+
+    def opt(sym, value, why):
+        if sym not in have:
+            have.add(sym)
+            out.append((sym, value, why))
+    native = _native_links(layout, name)
+    if native:
+        names = ", ".join(lk.link.name for lk in native)
+        opt("VIRTIO", "y", f"virtio core for {names}: QEMU's devices on its transports")
+        opt("VIRTIO_MMIO", "y", "the virtio,mmio nodes of amp.overlay (Zephyr main; v3.7 "
+            "has no virtio drivers)")
+        if any(d.device.type == "entropy" for lk in native for d in lk.devices):
+            opt("ENTROPY_GENERATOR", "y", "an entropy device is chosen as zephyr,entropy")
+            opt("ENTROPY_VIRTIO", "y", "Zephyr's virtio entropy driver (virtio,device4)")
+    for lk in _hvl_links(layout, driver=name):
+        opt("OPENAMP", "y", f"hypervisorless virtio {lk.link.name}: open-amp's virtio-exp "
+            "branch built WITH_HVL_VIRTIO")
+        opt("IPM", "y", f"kicks go through the IPI mailbox {lk.mailbox.zephyr_label}")
+    ivs = _ivshmem_links(layout, name)
+    if ivs:
+        names = ", ".join(lk.link.name for lk in ivs)
+        opt("PCIE", "y", f"ivshmem ({names}) is a PCI device of QEMU's virt machine")
+        opt("PCIE_CONTROLLER", "y", "the ECAM host bridge chosen as zephyr,pcie-controller")
+        opt("PCIE_ECAM", "y", "the ECAM host bridge chosen as zephyr,pcie-controller")
+        opt("KERNEL_VM_SIZE", "0x80000000", "map the PCIe windows as well as RAM")
+        opt("ARM64_VA_BITS_40", "y", "the 64-bit PCIe window is at 0x8000000000")
+        opt("ARM64_PA_BITS_40", "y", "the 64-bit PCIe window is at 0x8000000000")
+        opt("VIRTUALIZATION", "y", "the ivshmem driver lives under drivers/virtualization")
+        opt("IVSHMEM", "y", "the qemu,ivshmem nodes of amp.overlay")
+        opt("OPENAMP", "y", f"rpmsg over {names}")
+        bell = [lk for lk in ivs if lk.link.doorbell]
+        if bell:
+            opt("GIC_V3_ITS", "y", "doorbell interrupts are MSI-X, translated by the GIC ITS")
+            opt("PCIE_MSI", "y", "doorbell interrupts are MSI-X")
+            opt("PCIE_MSI_X", "y", "doorbell interrupts are MSI-X")
+            opt("PCIE_MSI_MULTI_VECTOR", "y", "one MSI-X vector per doorbell vector")
+            opt("IVSHMEM_DOORBELL", "y", "ivshmem-doorbell with an ivshmem-server")
+            opt("IVSHMEM_MSI_X_VECTORS", str(max(lk.link.vectors for lk in bell)),
+                "vectors per peer, as ivshmem-server -n gives them")
+            opt("IPM", "y", "kicks go through linaro,ivshmem-ipm (chosen zephyr,ipc)")
+    return out
+
+
+def _virtio_header_extra(layout, dl):
+    name = dl.domain.name
+    extra = []
+    for lk in _native_links(layout, name) + _hvl_links(layout, driver=name):
+        pre = _cname(lk.link.name)
+        for dev in lk.devices:
+            d = f"{pre}_{_cname(dev.device.name)}"
+            extra.append((f"{d}_DEVICE_ID", str(dev.device.id), f"virtio {dev.device.type}"))
+            if dev.device.slot is not None:
+                extra.append((f"{d}_SLOT", str(dev.device.slot), dev.qemu["bus"]))
+                extra.append((f"{d}_IRQ", str(dev.irq), "GIC SPI"))
+            extra.append((f"{d}_QUEUES", str(dev.device.queues), "virtqueues"))
+            extra.append((f"{d}_QUEUE_SIZE", str(dev.device.queue_size), "descriptors each"))
+            for q in dev.queues:
+                if q.section:
+                    extra.append((f"{d}_VQ{q.index}_SECTION", f'"{q.section}"',
+                                   f"{q.name}: the section its vring is defined in"))
+        if lk.pool:
+            extra.append((f"{pre}_WINDOWS_BASE", _hex(lk.windows[0]), "virtio-mmio windows"))
+            extra.append((f"{pre}_WINDOWS_SIZE", _hex(lk.windows[1]), "virtio-mmio windows"))
+            extra.append((f"{pre}_VRINGS_BASE", _hex(lk.vrings[0]), "__shmem0_start"))
+            extra.append((f"{pre}_VRINGS_SIZE", _hex(lk.vrings[1]), "all vrings"))
+            extra.append((f"{pre}_POOL_NEED", _hex(lk.pool_need),
+                          "bytes the queues' buffers take of the pool"))
+    for lk in _ivshmem_links(layout, name):
+        pre = _cname(lk.link.name)
+        role = "host" if lk.link.host == name else "remote"
+        extra.append((f"{pre}_IS_HOST", "1" if role == "host" else "0",
+                      "this domain is the rpmsg host of the link"))
+        extra.append((f"{pre}_SIZE", _hex(lk.shm.size), "shared-memory BAR (ivshmem_get_mem)"))
+        extra.append((f"{pre}_STATUS_OFFSET", _hex(lk.status.base), "virtio status area"))
+        extra.append((f"{pre}_STATUS_SIZE", _hex(lk.status.size), "virtio status area"))
+        for q in lk.vrings:
+            extra.append((f"{pre}_VRING{q.index}_OFFSET", _hex(q.region.base),
+                          f"vring{q.index}, {q.name}: {q.size} bytes"))
+        extra.append((f"{pre}_VRING_NUM", str(lk.link.vring_num), "descriptors"))
+        extra.append((f"{pre}_VRING_ALIGN", _hex(lk.link.vring_align), "vring alignment"))
+        extra.append((f"{pre}_BUFFERS_OFFSET", _hex(lk.buffers.base), "rpmsg buffer pool"))
+        extra.append((f"{pre}_BUFFERS_SIZE", _hex(lk.buffers.size), "rpmsg buffer pool"))
+        extra.append((f"{pre}_BUF_COUNT", str(lk.buffer_count), "rpmsg buffers"))
+        extra.append((f"{pre}_BUF_SIZE", str(lk.link.buffer_size), "bytes per buffer"))
+        if lk.peers:
+            other = lk.link.remote if role == "host" else lk.link.host
+            extra.append((f"{pre}_PEER_ID", str(lk.peers[name]), "own ivshmem peer ID"))
+            extra.append((f"{pre}_OTHER_PEER_ID", str(lk.peers[other]),
+                          f"peer ID of {other}, for ipm_send()"))
+    return extra
+
+
+def _qemu_args(layout, dl, native, ivs):
+    """Everything qemu.args.j2 writes for one instance: machine, devices, ivshmem."""
+    board = layout.system.board
+    devices = [{"type": dev.device.type, "qemu": dev.qemu, "netdev": dev.qemu["id"],
+                "chardev": dev.qemu["id"], "socket": dev.qemu.get("socket")}
+               for lk in native for dev in lk.devices]
+    shm = [{"id": lk.link.name, "doorbell": lk.link.doorbell, "size": lk.shm.size,
+            "vectors": lk.link.vectors, "run": lk.run} for lk in ivs]
+    return {"machine": board.qemu["machine_args"],
+            "virtio": board.virtio_mmio["qemu_args"] if native else [],
+            "devices": devices, "ivshmem": shm}
+
+
+def _run_files(env, layout, common):
+    """ivshmem-server arguments per doorbell link, and run-qemu.sh that starts the
+    servers and the instances in order; {} on boards without QEMU instances."""
+    files = {}
+    instances = sorted((dl for dl in layout.domains.values() if dl.qemu),
+                       key=lambda dl: dl.qemu["start"])
+    if not instances:
+        return files
+    servers = []
+    for lk in layout.links:
+        if lk.link.type == "ivshmem" and lk.link.doorbell:
+            files[lk.run["server_args"]] = env.get_template(
+                "qemu/ivshmem-server.args.j2").render(dict(common, link=lk))
+            servers.append({"link": lk.link.name, "args": lk.run["server_args"],
+                            "socket": lk.run["socket"], "vectors": lk.link.vectors})
+    files["run-qemu.sh"] = env.get_template("qemu/run-qemu.sh.j2").render(dict(
+        common, system=layout.system.name, servers=servers, run_dir=RUN_DIR,
+        binary=layout.system.board.qemu["binary"],
+        instances=[{"domain": dl.domain.name, "args": dl.qemu["args"],
+                    "env": f"AMP_ELF_{dl.domain.name}"} for dl in instances]))
+    return files
+
+
+def _hvl_device_file(layout, lk):
+    """The device side's view of an HVL link (JSON): what a kvmtool-like device process
+    needs to serve the driver: region, windows, queues, pool, IPI."""
+    doc = {
+        "format": "zephyr-amp-hvl-device", "version": 1,
+        "system": layout.system.name, "link": lk.link.name,
+        "driver": lk.link.driver, "device": lk.link.device,
+        "shm": {"base": lk.shm.base, "size": lk.shm.size, "dt_label": f"{lk.link.name}_shm",
+                "uio": f"{lk.link.name.replace('_', '-')}-uio@{lk.shm.base:x}"},
+        "windows": [{"device": dev.device.name, "type": dev.device.type,
+                     "device_id": dev.device.id, "base": dev.window.base,
+                     "size": dev.window.size, "queue_size": dev.device.queue_size,
+                     "buffer_size": dev.device.buffer_size,
+                     "queues": [{"index": q.index, "name": q.name, "base": q.region.base,
+                                 "size": q.size, "align": q.align} for q in dev.queues]}
+                    for dev in lk.devices],
+        "vrings": {"base": lk.vrings[0], "size": lk.vrings[1]},
+        "pool": {"base": lk.pool.base, "size": lk.pool.size, "need": lk.pool_need},
+        "ipi": lk.ipi,
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
 # -- writing ------------------------------------------------------------------

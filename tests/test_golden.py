@@ -12,6 +12,7 @@ templates or the layout is intended, regenerate them and review the diff:
 
 import difflib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,23 @@ def test_rerun_replaces_its_own_output_only(tmp_path):
         config.generate(SYSTEMS[0], foreign)
     assert e.value.exit_code == 2
     assert (foreign / "keep.txt").read_text() == "not ours\n"
+
+
+@pytest.mark.parametrize("system", SYSTEMS, ids=system_id)
+def test_memory_map_picture_and_table(system, tmp_path):
+    """memory-map.svg is well-formed SVG naming every region with its base and size;
+    memory-map.txt has a row for every region in every address space it is seen in."""
+    import xml.etree.ElementTree as ET
+
+    res = config.generate(system, tmp_path / "out")
+    root = ET.parse(tmp_path / "out" / "memory-map.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    labels = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    table = (tmp_path / "out" / "memory-map.txt").read_text()
+    for r in res.layout.regions:
+        assert any(lb.startswith(f"{r.name}  [{r.base:#x}, {r.end:#x})") for lb in labels), \
+            r.name
+        assert re.search(rf"^  {r.base:#x}\s+{r.end:#x}\s+.*\b{r.name}\s", table, re.M), r.name
+        for dom, addr in r.views.items():
+            assert any(lb.startswith(f"{r.name}  [{addr:#x}, {addr + r.size:#x})")
+                       for lb in labels), (r.name, dom)

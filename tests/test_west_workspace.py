@@ -58,6 +58,8 @@ def test_west_init_l_workspace(tools, tmp_path):
               cwd=manifest, env=env)
     assert "kv260-rpmsg: wrote 12 files to" in res.stdout
     assert "memory map of kv260-rpmsg" in res.stdout
+    # --show prints the table that memory-map.txt holds
+    assert (out / "memory-map.txt").read_text().rstrip("\n") in res.stdout
     assert res.stderr == ""
     # the same bytes as the library writes for the bundled system
     from zephyr_amp import config

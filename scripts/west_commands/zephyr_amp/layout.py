@@ -602,9 +602,13 @@ class _Placer:
             mem = self._memory_for(fw.memory, fpath + ("memory",))
             size = fw.size or FW_DEFAULT_SIZE
             if size < slot + SLOT_ALIGN:
-                raise self.err(fpath + ("size",), f"firmware memory of {size:#x} bytes leaves "
+                given = fw.size is not None
+                raise self.err(fpath + ("size",) if given else dom.path + ("trace",),
+                               f"firmware memory of {size:#x} bytes"
+                               + ("" if given else " (the default size)") + " leaves "
                                f"no room beside the {slot:#x}-byte table and trace slot",
-                               f"use at least {slot + SLOT_ALIGN:#x}")
+                               f"use at least {slot + SLOT_ALIGN:#x}" if given else
+                               f"give firmware a size of at least {slot + SLOT_ALIGN:#x}")
             base = fw.base if fw.base is not None else self._alloc(
                 mem, size, REGION_ALIGN, fpath, f"the firmware of {dom.name}")
             r = self.add(Region(f"{dom.name}_fw", "firmware", dom.name, base, size,

@@ -115,6 +115,8 @@ CASES = [
      "links[0].buffers.count: Linux's virtio_rpmsg_bus allocates 16 buffers for 8-entry vrings; a pool of 4 makes its probe fail; use 16 or remove count"),
     ('trace_too_big.yaml', 9, 12,
      'domains[0].trace: the resource table and trace buffer (0x11000 bytes) do not fit rpu0_btcm1 (0x10000); shrink the trace'),
+    ('trace_too_big_for_default_firmware.yaml', 12, 12,
+     'domains[0].trace: firmware memory of 0x100000 bytes (the default size) leaves no room beside the 0x101000-byte table and trace slot; give firmware a size of at least 0x102000'),
     ('trace_zero.yaml', 8, 12,
      'domains[0].trace: a trace buffer of 0 bytes is ignored by both loaders; give a size such as 4K, or remove trace'),
     ('two_documents.yaml', 9, 1,
@@ -144,7 +146,8 @@ CASES = [
 LAYOUT_ERRORS = {"carveout_overlaps_pool.yaml", "firmware_too_small.yaml",
                  "hidden_behind_tcm.yaml", "misaligned_base.yaml", "outside_memory.yaml",
                  "overlap_pools.yaml", "pool_too_small.yaml", "region_name_clash.yaml",
-                 "trace_too_big.yaml", "vring_align_above_page.yaml"}
+                 "trace_too_big.yaml", "vring_align_above_page.yaml",
+                 "trace_too_big_for_default_firmware.yaml"}
 
 
 def test_table_and_directory_agree():

@@ -615,6 +615,10 @@ class _Checker:
                 raise self.err(p + ("ipi",), f"mailbox {mb.name} does not reach {driver.core}, "
                                f"the core of driver {driver.name}",
                                "name a mailbox between the driver and the device")
+            if not any(x in mb.between for x in device.cores + _ipi_agents(board, device)):
+                raise self.err(p + ("ipi",), f"mailbox {mb.name} does not reach device "
+                               f"{device.name}", "name a mailbox between the driver and the "
+                               "device")
         else:
             mb = board.mailbox_between(driver.core, device.cores + _ipi_agents(board, device))
             if mb is None:

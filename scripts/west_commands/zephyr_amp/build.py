@@ -164,6 +164,10 @@ def _configure(path, root):
         return Configured(path, out, result=config.configure(path))
     except AmpError as e:
         return Configured(path, out, error=str(e))
+    except Exception as e:      # a bug in amp-config: fail this system's entries, not the run
+        log.debug("amp-config failed on %s", path, exc_info=True)
+        return Configured(path, out, error=f"{path.name}: amp-config failed unexpectedly: "
+                          f"{type(e).__name__}: {e} (please report it)")
 
 
 def _problem(job, sysc):

@@ -1,0 +1,486 @@
+"""`west amp-build`, run for real in temporary west workspaces.
+
+The workspace's project `zephyr` is the stand-in of tests/standin_zephyr (NOT
+Zephyr; see its README): its `west build` links real firmware with the cross
+compilers from the files amp-config generates, so every validation here runs
+on a real ELF. west's configuration is isolated (tests/standin_workspace.py).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+import standin_workspace as sw
+from conftest import REPO, need, need_tool
+from zephyr_amp import build, matrix, toolchain
+
+BUNDLED = matrix.load().jobs
+MACHINE = {"kv260_r5": "EM_ARM", "qemu_cortex_r5": "EM_ARM", "qemu_cortex_a53": "EM_AARCH64"}
+PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+) (\S+) \((\S+):(\S+)\)(?: \[\S+\])? \.\.\. "
+                      r"(ok|up to date|FAILED \(.*\)) \d+(?:\.\d)? s$")
+
+
+def tools():
+    need_tool("arm-none-eabi-gcc")
+    need_tool("aarch64-linux-gnu-gcc")
+    need_tool("git")
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    tools()
+    base = tmp_path_factory.mktemp("amp-build")
+    env = sw.west_env(base / "config")
+    return SimpleNamespace(top=sw.make(base / "ws", env), env=env, base=base)
+
+
+def amp_build(ws, *args, env=None, top=None):
+    r = sw.west(top or ws.top, "amp-build", *args, env=env or ws.env)
+    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def full(ws):
+    """The whole bundled matrix, two builds at a time."""
+    out = ws.base / "full"
+    r = amp_build(ws, "-j", "2", "--json", out / "result.json", "--junit", out / "junit.xml")
+    return SimpleNamespace(proc=r, doc=json.loads((out / "result.json").read_text()),
+                           junit=out / "junit.xml")
+
+
+def results(doc):
+    return {r["id"]: r for r in doc["results"]}
+
+
+def write_matrix(tmp_path, entries, system_dir=REPO / "systems"):
+    path = tmp_path / "m.yaml"
+    path.write_text(f"version: 1\nsystem-dir: {system_dir}\nentries:\n"
+                    + textwrap.indent(textwrap.dedent(entries), "  "))
+    return path
+
+
+RSC = """\
+- sample: zephyr/samples/subsys/ipc/openamp_rsc_table
+  board: kv260_r5
+  system: kv260-rpmsg.yaml
+  domain: rpu0
+"""
+
+
+def rsc(name):
+    """The RSC entry with a name of its own."""
+    return f"- name: {name}\n  " + RSC[2:]
+
+
+# -- the bundled matrix, green ------------------------------------------------------
+
+def test_full_bundled_matrix_passes(full):
+    r = full.proc
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = full.doc
+    assert doc["ok"] is True
+    assert doc["counts"] == {"total": len(BUNDLED), "passed": len(BUNDLED),
+                             "built": len(BUNDLED), "up_to_date": 0, "failed": 0,
+                             "lint_errors": 0}
+    got = results(doc)
+    assert sorted(got) == sorted(j.id for j in BUNDLED)
+    for job in BUNDLED:
+        res = got[job.id]
+        assert res["status"] == "ok", res
+        elf = Path(res["elf"])
+        with open(elf, "rb") as f:
+            assert ELFFile(f)["e_machine"] == MACHINE[job.board_name]
+        report = json.loads((elf.parents[2] / "validation.json").read_text())
+        assert report["ok"] is True and report["domain"] == job.domain
+        assert "this is not Zephyr" in Path(res["log"]).read_text()
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
+    assert len(lines) == len(BUNDLED)
+    for n, line in enumerate(lines, 1):
+        m = PROGRESS.match(line)
+        assert m, line
+        assert (int(m.group(1)), int(m.group(2)), m.group(7)) == (n, len(BUNDLED), "ok")
+    assert re.search(r"^board +sample +system:domain +result +time$", r.stdout, re.M)
+    assert f"{len(BUNDLED)} builds: {len(BUNDLED)} passed (0 up to date), 0 failed" in r.stdout
+
+
+def test_the_real_west_build_command_line(full):
+    """What each entry ran: west build -b BOARD -d DIR SAMPLE -- -D... with the generated
+    overlay, conf and CMake snippet of its own system and domain."""
+    root = Path(full.doc["build_root"])
+    for job in BUNDLED:
+        cmd = results(full.doc)[job.id]["command"]
+        at = cmd.index("build")
+        gen = root / "amp" / job.system_name / job.domain
+        assert cmd[at:] == [
+            "build", "-b", job.board, "-d", str(root / job.id / "build"), "--pristine=auto",
+            str(Path(full.doc["workspace"]) / job.sample), "--",
+            f"-DEXTRA_DTC_OVERLAY_FILE={gen / 'amp.overlay'}",
+            f"-DEXTRA_CONF_FILE={gen / 'amp.conf'}",
+            f"-DAMP_CMAKE={gen / 'amp.cmake'}"]
+        assert (gen / "amp.cmake").is_file()
+
+
+def test_builds_run_in_parallel_with_j2(full):
+    """From the results' own timestamps: some builds overlapped, never more than two."""
+    spans = sorted((r["started"], r["finished"]) for r in full.doc["results"])
+    assert len(spans) >= 3
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans],
+                    key=lambda ev: (ev[0], ev[1]))
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert peak == 2, spans
+
+
+def test_second_run_is_up_to_date_and_builds_nothing(full, ws):
+    before = {}
+    for res in full.doc["results"]:
+        for key in ("elf", "log"):
+            before[res[key]] = os.stat(res[key]).st_mtime_ns
+    out = ws.base / "again.json"
+    r = amp_build(ws, "-j", "2", "--json", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(out.read_text())
+    assert {res["status"] for res in doc["results"]} == {"up-to-date"}
+    assert doc["counts"]["built"] == 0
+    assert {p: os.stat(p).st_mtime_ns for p in before} == before   # nothing rebuilt or relogged
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
+    assert len(lines) == len(BUNDLED)
+    assert all(PROGRESS.match(ln).group(7) == "up to date" for ln in lines)
+    assert (f"{len(BUNDLED)} builds: {len(BUNDLED)} passed ({len(BUNDLED)} up to date), "
+            "0 failed") in r.stdout
+
+
+def test_junit_xml_as_ci_reporters_read_it(full):
+    root = ET.parse(full.junit).getroot()
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == \
+        (str(len(BUNDLED)), "0", "0")
+    suites = root.findall("testsuite")
+    assert {s.get("name") for s in suites} == {f"amp-build.{j.board}" for j in BUNDLED}
+    cases = []
+    for s in suites:
+        mine = s.findall("testcase")
+        assert s.get("tests") == str(len(mine))
+        assert (s.get("failures"), s.get("errors"), s.get("skipped")) == ("0", "0", "0")
+        float(s.get("time"))
+        assert s.get("timestamp")
+        for c in mine:
+            assert c.get("classname") == s.get("name")
+            assert float(c.get("time")) > 0
+            assert c.find("failure") is None and c.find("error") is None
+            assert "status: ok" in c.find("system-out").text
+            cases.append(c.get("name"))
+    assert sorted(cases) == sorted(j.id for j in BUNDLED)
+
+
+def test_json_result_document(full):
+    doc = full.doc
+    assert (doc["format"], doc["version"], doc["jobs"], doc["shard"]) == \
+        ("zephyr-amp-build", 1, 2, None)
+    assert doc["matrix"] == str(matrix.DEFAULT_MATRIX)
+    assert doc["finished"] >= doc["started"]
+    for res in doc["results"]:
+        assert res["finished"] >= res["started"]
+        assert res["findings"] == [] or all(f["severity"] != "error" for f in res["findings"])
+        assert res["expect"].get("run") in ("qemu", "remoteproc", None)
+
+
+# -- failures -----------------------------------------------------------------------
+
+def test_entry_that_breaks_a_layout_rule_fails_with_that_finding(ws, tmp_path):
+    """An extra conf in the entry makes the stand-in link 256 bytes outside every memory
+    of the R5: the build passes, the validation fails with SEG-04, the good entry passes."""
+    (tmp_path / "stray.conf").write_text("CONFIG_STANDIN_STRAY_ADDR=0x10000000\n")
+    m = write_matrix(tmp_path, RSC + rsc("stray") + "  extra-conf: [stray.conf]\n")
+    r = amp_build(ws, "--matrix", m, "--build-root", tmp_path / "out", "--json",
+                  tmp_path / "r.json", "--junit", tmp_path / "j.xml")
+    assert r.returncode == 1, r.stdout + r.stderr
+    got = results(json.loads((tmp_path / "r.json").read_text()))
+    assert got["kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0"]["status"] == "ok"
+    bad = got["stray"]
+    assert (bad["status"], bad["stage"]) == ("failed", "validate")
+    errors = [f for f in bad["findings"] if f["severity"] == "error"]
+    assert [(f["rule"], f["object"]) for f in errors] == [("SEG-04",
+                                                          "segment 2 (.standin_stray)")]
+    assert errors[0]["ranges"] == [{"start": 0x10000000, "end": 0x10000100}]
+    assert re.search(r"^\[\d/2\] kv260_r5 .* \[stray\] \.\.\. FAILED \(validate: SEG-04\)",
+                     r.stdout, re.M)
+    assert "SEG-04 segment 2 (.standin_stray): segment [0x10000000,+0x100) is outside" in r.stdout
+    assert f"findings: {tmp_path / 'out' / 'stray' / 'validation.json'}" in r.stdout
+    case = [c for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+            if c.get("name") == "stray"][0]
+    assert case.find("failure").get("type") == "validate"
+    assert "SEG-04" in case.find("failure").text
+    assert not (tmp_path / "out" / "stray" / build.STAMP).exists()
+
+
+def test_failed_build_shows_the_tail_of_its_log_and_where_it_is(ws, tmp_path):
+    (tmp_path / "broken.conf").write_text("CONFIG_STANDIN_STRAY_ADDR=no_such_address\n")
+    m = write_matrix(tmp_path, rsc("broken") + "  extra-conf: [broken.conf]\n")
+    r = amp_build(ws, "--matrix", m, "--build-root", tmp_path / "out")
+    assert r.returncode == 1, r.stdout + r.stderr
+    log = tmp_path / "out" / "broken" / "build.log"
+    assert "--- broken: FAILED (build): west build exited with status 1" in r.stdout
+    assert f"lines of {log}:" in r.stdout
+    assert re.search(r"^  \| .*ld.*linker\.cmd:\d+: non constant or forward reference", r.stdout,
+                     re.M), r.stdout
+    assert f"full log: {log}" in r.stdout
+    assert "non constant or forward reference" in log.read_text()
+    assert "0 passed (0 up to date), 1 failed" in r.stdout
+
+
+# -- incremental --------------------------------------------------------------------
+
+def test_changed_inputs_rebuild_only_their_entries(ws, tmp_path):
+    systems = tmp_path / "systems"
+    systems.mkdir()
+    for name in ("kv260-rpmsg.yaml", "kv260-split-rpmsg.yaml"):
+        shutil.copy(REPO / "systems" / name, systems / name)
+    (tmp_path / "extra.conf").write_text("CONFIG_STANDIN_NOTE=1\n")
+    m = write_matrix(tmp_path, RSC + "  extra-conf: [extra.conf]\n" + textwrap.dedent("""\
+        - samples: [zephyr/samples/subsys/ipc/openamp_rsc_table]
+          board: kv260_r5
+          system: kv260-split-rpmsg.yaml
+          domain: rpu1
+        """), systems)
+    one, split = "kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0", \
+        "kv260_r5-openamp_rsc_table-kv260-split-rpmsg-rpu1"
+
+    def statuses():
+        out = tmp_path / "r.json"
+        r = amp_build(ws, "--matrix", m, "--build-root", tmp_path / "out", "--json", out)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return {k: v["status"] for k, v in results(json.loads(out.read_text())).items()}
+
+    assert statuses() == {one: "ok", split: "ok"}
+    assert statuses() == {one: "up-to-date", split: "up-to-date"}
+    text = (systems / "kv260-split-rpmsg.yaml").read_text()
+    (systems / "kv260-split-rpmsg.yaml").write_text(text.replace("vring: {num: 16}",
+                                                                 "vring: {num: 32}"))
+    assert statuses() == {one: "up-to-date", split: "ok"}        # the system changed
+    (tmp_path / "extra.conf").write_text("CONFIG_STANDIN_NOTE=2\n")
+    assert statuses() == {one: "ok", split: "up-to-date"}        # the entry's conf changed
+    elf = tmp_path / "out" / split / "build" / "zephyr" / "zephyr.elf"
+    elf.write_bytes(elf.read_bytes() + b"\0")
+    assert statuses() == {one: "up-to-date", split: "ok"}        # not the ELF of the stamp
+
+
+def test_changed_sample_tree_and_pristine_rebuild(tmp_path):
+    tools()
+    env = sw.west_env(tmp_path / "config")
+    top = sw.make(tmp_path / "ws", env)
+    ws_ = SimpleNamespace(top=top, env=env)
+    args = ("--sample", "openamp_rsc_table", "--system", "kv260-rpmsg", "--json",
+            tmp_path / "r.json")
+
+    def status(*extra):
+        r = amp_build(ws_, *args, *extra)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return [v["status"] for v in json.loads((tmp_path / "r.json").read_text())["results"]]
+
+    assert status() == ["ok"]
+    assert status() == ["up-to-date"]
+    main_c = top / "zephyr" / "samples" / "subsys" / "ipc" / "openamp_rsc_table" / "src" / "main.c"
+    main_c.write_text(main_c.read_text().replace("return len;", "return len + 1;"))
+    assert status() == ["ok"]                    # the tree is dirty now: a new revision
+    assert status() == ["up-to-date"]            # and the same dirty state again
+    assert status("--pristine") == ["ok"]
+
+
+# -- planning without Zephyr, shards, the CI matrix ---------------------------------
+
+def test_dry_run_plans_without_zephyr(tmp_path):
+    env = sw.west_env(tmp_path / "config")
+    top = sw.make(tmp_path / "ws", env, zephyr="uncloned")
+    r = sw.west(top, "amp-build", "--dry-run", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    root = top / "build" / "amp-build"
+    assert not root.exists()                                      # it only plans
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(f"amp-build --dry-run: {len(BUNDLED)} of {len(BUNDLED)} entries")
+    for i, job in enumerate(BUNDLED):
+        at = lines.index(f"[{i + 1}/{len(BUNDLED)}] {job.label}")
+        gen = root / "amp" / job.system_name / job.domain
+        assert lines[at + 1].endswith(
+            f" build -b {job.board} -d {root / job.id / 'build'} --pristine=auto "
+            f"{top / job.sample} -- -DEXTRA_DTC_OVERLAY_FILE={gen / 'amp.overlay'} "
+            f"-DEXTRA_CONF_FILE={gen / 'amp.conf'} -DAMP_CMAKE={gen / 'amp.cmake'}")
+        assert lines[at + 2] == f"  then check {root / job.id / 'build/zephyr/zephyr.elf'} " \
+                                f"against {job.system_name}:{job.domain}"
+    e = sw.west(top, "amp-build", "--emit-matrix", "github", env=env)
+    assert e.returncode == 0, e.stderr
+    assert json.loads(e.stdout)["include"]
+
+
+def dry_labels(ws, *args):
+    r = amp_build(ws, "--dry-run", *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return [ln.split("] ", 1)[1] for ln in r.stdout.splitlines() if re.match(r"^\[\d+/\d+\]", ln)]
+
+
+def test_shards_cover_the_matrix_once(ws):
+    everything = dry_labels(ws)
+    assert len(everything) == len(BUNDLED)
+    shares = [dry_labels(ws, "--shard", f"{i}/3") for i in (1, 2, 3)]
+    assert sorted(x for s in shares for x in s) == sorted(everything)
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+
+
+def test_emit_matrix_github(ws):
+    r = amp_build(ws, "--emit-matrix", "github", "--shards", "3")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert list(doc) == ["include"]
+    assert [e["shard"] for e in doc["include"]] == ["1/3", "2/3", "3/3"]
+    ids = [i for e in doc["include"] for i in e["entries"].split()]
+    assert sorted(ids) == sorted(j.id for j in BUNDLED)
+    one = json.loads(amp_build(ws, "--emit-matrix", "github", "--system", "kv260-rpmsg").stdout)
+    assert one == {"include": [{"shard": "1/1", "index": 1, "total": 1, "count": 1,
+                                "entries": "kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0"}]}
+
+
+# -- the duplicate-key lint ---------------------------------------------------------
+
+def test_duplicate_key_in_sample_yaml_is_an_error(tmp_path):
+    tools()
+    env = sw.west_env(tmp_path / "config")
+    top = sw.make(tmp_path / "ws", env)
+    ws_ = SimpleNamespace(top=top, env=env)
+    sample_yaml = top / "zephyr/samples/subsys/ipc/openamp_rsc_table/sample.yaml"
+    sample_yaml.write_text(sample_yaml.read_text() + "    tags: ipc\n")
+    lines = sample_yaml.read_text().splitlines()
+    first = next(n for n, ln in enumerate(lines, 1) if ln.strip() == "tags:")
+    message = (f"zephyr/samples/subsys/ipc/openamp_rsc_table/sample.yaml:{len(lines)}:5: "
+               f"tests.sample.ipc.openamp_rsc_table.tags: duplicate key (first given on line "
+               f"{first}); give each key once (a YAML loader keeps only the last one: twister "
+               "silently drops the first)")
+    args = ("--system", "kv260-rpmsg", "--sample", "openamp_rsc_table")
+    r = amp_build(ws_, *args, "--json", tmp_path / "r.json", "--junit", tmp_path / "j.xml")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"lint: {message}" in r.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [x["status"] for x in doc["results"]] == ["ok"]       # the build itself is fine
+    assert doc["lint"] == [{"file": "zephyr/samples/subsys/ipc/openamp_rsc_table/sample.yaml",
+                            "line": len(lines), "column": 5, "message": message}]
+    suite = [s for s in ET.parse(tmp_path / "j.xml").getroot() if s.get("name") ==
+             "amp-build.lint"][0]
+    assert suite.get("failures") == "1"
+    assert suite.find("testcase/failure").get("message") == message
+    d = amp_build(ws_, *args, "--dry-run")
+    assert d.returncode == 1 and f"lint: {message}" in d.stderr
+
+
+# -- could not run: exit 2, one message ------------------------------------------
+
+def could_not_run(r, message):
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1, r.stderr
+    assert err[0].startswith("FATAL ERROR: ")
+    assert message in err[0], err[0]
+    return err[0]
+
+
+@pytest.mark.parametrize("setup, extra_env, message", [
+    ("absent", {}, "no Zephyr in this workspace: {top}/manifest/west.yml has no project "
+                   "'zephyr' and ZEPHYR_BASE is not set; use this repository's manifest"),
+    ("absent", {"ZEPHYR_BASE": "/opt/zephyrproject/zephyr"},
+     "no project of this workspace provides `west build`: ZEPHYR_BASE=/opt/zephyrproject/zephyr "
+     "is set, but west takes commands only from the manifest's projects"),
+    ("uncloned", {}, "Zephyr is not in this workspace: project 'zephyr' is not cloned at "
+                     "{top}/zephyr; get it with `west update zephyr`; --dry-run and "
+                     "--emit-matrix work without it"),
+    ("inactive", {}, "Zephyr is not in this workspace: project 'zephyr' of "
+                     "{top}/manifest/west.yml is inactive (manifest.project-filter or groups "
+                     "exclude it); get it with `west config manifest.project-filter -- +zephyr "
+                     "&& west update zephyr`"),
+])
+def test_no_zephyr_in_the_workspace(tmp_path, setup, extra_env, message):
+    env = sw.west_env(tmp_path / "config", **extra_env)
+    top = sw.make(tmp_path / "ws", env, zephyr="absent" if setup == "absent" else "uncloned")
+    if setup == "inactive":
+        sw.west(top, "config", "manifest.project-filter", "--", "-zephyr", env=env, check=True)
+    r = sw.west(top, "amp-build", env=env)
+    could_not_run(r, message.replace("{top}", str(top)))
+    assert not (top / "build").exists()
+
+
+def test_missing_sample(ws, tmp_path):
+    m = write_matrix(tmp_path, RSC.replace("subsys/ipc/openamp_rsc_table", "virtio/nope"))
+    r = amp_build(ws, "--matrix", m, "--build-root", tmp_path / "out")
+    could_not_run(r, f"sample zephyr/samples/virtio/nope ({m}:4) is not in the workspace "
+                     f"{ws.top}; check the path, or fetch the project that holds it")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_toolchain(ws, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(ws.env, PATH=str(tmp_path / "bin"), HOME=str(home))
+    need(not any((d / "arm-zephyr-eabi").is_dir() for d in toolchain.sdk_dirs(env)),
+         "a Zephyr SDK is installed in a system folder: the toolchain cannot be taken away")
+    r = amp_build(ws, "--system", "kv260-rpmsg", "--build-root", tmp_path / "out", env=env)
+    could_not_run(r, "kv260_r5 (kv260-rpmsg:rpu0): no arm compiler: found neither "
+                     "arm-zephyr-eabi-gcc in the Zephyr SDK (none installed: looked at "
+                     "$ZEPHYR_SDK_INSTALL_DIR, ~/zephyr-sdk-*, /opt/zephyr-sdk-*) nor "
+                     "arm-none-eabi-gcc on PATH; install the Zephyr SDK with its arm-zephyr-eabi "
+                     "toolchain (Zephyr 4.x: west sdk install -t arm-zephyr-eabi), or a GNU cross "
+                     "compiler (Debian/Ubuntu: apt install gcc-arm-none-eabi)")
+    env = dict(ws.env, ZEPHYR_TOOLCHAIN_VARIANT="gnuarmemb",
+               GNUARMEMB_TOOLCHAIN_PATH=str(tmp_path / "gnuarmemb"))
+    r = amp_build(ws, "--system", "kv260-rpmsg", "--build-root", tmp_path / "out", env=env)
+    could_not_run(r, f"ZEPHYR_TOOLCHAIN_VARIANT=gnuarmemb but {tmp_path}/gnuarmemb/bin/"
+                     "arm-none-eabi-gcc does not exist; set GNUARMEMB_TOOLCHAIN_PATH")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shard", "5/4"], "--shard 5/4: expected I/N with 1 <= I <= N, e.g. --shard 1/4"),
+    (["--board", "kv260"], "--board kv260 matches no entry of the matrix; did you mean "
+                           "'kv260_r5'?"),
+    (["-j", "0"], "-j 0: expected at least 1"),
+    (["--matrix", "{tmp}/none.yaml"], "{tmp}/none.yaml: no such file"),
+    (["--matrix", "{tmp}/bad.yaml"], "{tmp}/bad.yaml:4:5: entries[0].domain: required key "
+                                     "'domain' is missing; add it"),
+])
+def test_bad_arguments(ws, tmp_path, args, message):
+    write_matrix(tmp_path, RSC.replace("  domain: rpu0\n", "")).rename(tmp_path / "bad.yaml")
+    r = amp_build(ws, *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    could_not_run(r, message.replace("{tmp}", str(tmp_path)))
+
+
+# -- a real Zephyr tree ----------------------------------------------------------------
+
+@pytest.mark.skipif(not os.environ.get("ZEPHYR_BASE"), reason="ZEPHYR_BASE is not set")
+def test_real_zephyr_tree(tmp_path):
+    """With a real Zephyr workspace (ZEPHYR_BASE inside it, SDK installed): build the first
+    bundled entry whose sample that tree has, with its real west build, and validate it."""
+    from west.manifest import Manifest
+    base = Path(os.environ["ZEPHYR_BASE"]).resolve()
+    top = Path(subprocess.run([sys.executable, "-m", "west", "topdir"], cwd=base, check=True,
+                              capture_output=True, text=True).stdout.strip())
+    jobs = [j for j in BUNDLED if (top / j.sample).is_dir()]
+    if not jobs:
+        pytest.skip(f"none of the bundled samples is in {top}")
+    manifest = Manifest.from_topdir(topdir=str(top))
+    here = REPO.resolve()
+    in_ws = any(p.abspath and Path(p.abspath).resolve() == here for p in manifest.projects)
+    plan = build.plan(jobs[:1], tmp_path / "out", top, extra_module=not in_ws)
+    plan.zephyr = base
+    build.preflight(plan)
+    run = build.run(plan)
+    assert run.ok, "\n".join(build.failure_details(r) for r in run.results)

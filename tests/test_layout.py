@@ -190,7 +190,7 @@ def test_invariants(system):
         for v in lk.vdev.vrings:
             assert v.da + v.region.size <= 1 << 32
             assert v.da % v.align == 0 and v.region.size >= v.size
-    for name, dl in lay.domains.items():
+    for dl in lay.domains.values():
         if dl.rsc_table:
             ids = []
             for e in dl.rsc_table.entries:

@@ -177,9 +177,10 @@ def test_linux_and_zephyr_mailboxes_are_two_ends_of_one_channel(system, generate
              if lk.get("mailbox") and lk["host"] in linux_domains(layout)}]
     if not pairs:
         pytest.skip(f"{system.name} has no Linux-hosted link with a mailbox")
-    dt = _compile(out / pairs[0][0] / "amp.dtso", tmp_path)
+    trees = {host: _compile(out / host / "amp.dtso", tmp_path) for host, _ in pairs}
     checked = 0
     for host, remote in pairs:
+        dt = trees[host]
         index = int(layout["domains"][remote]["cores"][0].split("_")[-1])
         core = next((n for n in _overlay_nodes(dt, "r5f@") if n.name == f"r5f@{index}"), None)
         if core is None:        # no remoteproc node on this board (QEMU's R5 machine)

@@ -267,7 +267,7 @@ def test_table_bytes_match_formats_and_layout(builds, system, domain):
     links = {lk["name"]: lk for lk in b.layout["links"]}
     trace = [r for r in b.layout["regions"] if r["kind"] == "trace" and r["owner"] == domain]
     seen_notify = []
-    for got, exp in zip(t["entries"], want["entries"]):
+    for got, exp in zip(t["entries"], want["entries"], strict=True):
         assert got["type"] == exp["type"], (got, exp)
         if got["type"] == "vdev":
             assert got["id"] == 7                       # VIRTIO_ID_RPMSG
@@ -278,7 +278,7 @@ def test_table_bytes_match_formats_and_layout(builds, system, domain):
             assert got["end"] <= size
             vdev = next(lk["vdev"] for lk in links.values() if lk.get("remote") == domain
                         and lk.get("vdev") and lk["vdev"]["notifyid"] == got["notifyid"])
-            for gv, lv in zip(got["vrings"], vdev["vrings"]):
+            for gv, lv in zip(got["vrings"], vdev["vrings"], strict=True):
                 assert (gv["da"], gv["align"], gv["num"], gv["notifyid"], gv["reserved"]) == \
                     (lv["da"], lv["align"], lv["num"], lv["notifyid"], 0)
                 assert gv["num"] & (gv["num"] - 1) == 0

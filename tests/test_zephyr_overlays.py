@@ -123,7 +123,7 @@ def _check_domain(edt, layout, name):
             names[rn] = node.path
     rm = edt.get_node("/reserved-memory")
     spans = sorted(_reg(c) for c in rm.children.values() if c.regs)
-    for (a, asz), (b, _) in zip(spans, spans[1:]):
+    for (a, asz), (b, _) in zip(spans, spans[1:], strict=False):
         expect(f"reserved-memory [{a:#x}, {a + asz:#x}) vs {b:#x} overlap", a + asz > b, False)
     return problems
 

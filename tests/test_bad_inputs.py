@@ -113,6 +113,8 @@ CASES = [
      'domains[0].firmware.memory: core a53_0 has no TCM; use memory: ddr'),
     ('too_few_buffers_linux.yaml', 18, 14,
      "links[0].buffers.count: Linux's virtio_rpmsg_bus allocates 16 buffers for 8-entry vrings; a pool of 4 makes its probe fail; use 16 or remove count"),
+    ('too_many_links.yaml', 19, 5,
+     'links[10]: remote rpu0 has 11 vdevs; their notify IDs pass 31; use at most 10 rpmsg links per remote'),
     ('trace_too_big.yaml', 9, 12,
      'domains[0].trace: the resource table and trace buffer (0x11000 bytes) do not fit rpu0_btcm1 (0x10000); shrink the trace'),
     ('trace_too_big_for_default_firmware.yaml', 12, 12,
@@ -147,7 +149,7 @@ LAYOUT_ERRORS = {"carveout_overlaps_pool.yaml", "firmware_too_small.yaml",
                  "hidden_behind_tcm.yaml", "misaligned_base.yaml", "outside_memory.yaml",
                  "overlap_pools.yaml", "pool_too_small.yaml", "region_name_clash.yaml",
                  "trace_too_big.yaml", "vring_align_above_page.yaml",
-                 "trace_too_big_for_default_firmware.yaml"}
+                 "trace_too_big_for_default_firmware.yaml", "too_many_links.yaml"}
 
 
 def test_table_and_directory_agree():

@@ -1,7 +1,15 @@
 /* Defaults of the Cortex-A53 (qemu_cortex_a53) table: two rpmsg vdevs with
- * explicit vring addresses and one carveout, no trace. */
+ * explicit vring addresses and one carveout, no trace (-DHAVE_TRACE=1 adds one). */
 #define HAVE_VDEV1 1
+#ifndef HAVE_TRACE
 #define HAVE_TRACE 0
+#endif
+#ifndef TRACE_LEN
+#define TRACE_LEN 0x1000
+#endif
+/* Where a53.ld.in links .trace; the u32 field keeps the low half (a 64-bit
+ * address is no constant for a u32 initializer, so the table names it). */
+#define TRACE_DA ((uint32_t)0x100100000ull)
 #define HAVE_CARVEOUT 1
 #ifndef VRING_NUM
 #define VRING_NUM 16

@@ -11,7 +11,8 @@ rsc_table.c (every field a macro) and a cpp-preprocessed linker script
 
 A variant changes one thing: ``defines`` for the C code, ``ld_defines`` for
 the linker script, ``ldflags`` for the link, or ``patch`` for the bytes after
-linking. The two layouts are hand-written in the shape of docs/layout-json.md.
+linking. The two layouts are hand-written in the shape of docs/layout-json.md;
+``QEMU_A53_HIGH_LAYOUT`` is the A53 one with its shared memory above 4 GiB.
 """
 
 import struct
@@ -275,4 +276,25 @@ QEMU_A53_LAYOUT = {
     },
 }
 
-LAYOUTS = {'r5': (KV260_LAYOUT, 'rpu0'), 'a53': (QEMU_A53_LAYOUT, 'a53')}
+
+def _moved(layout, ranges, by):
+    """A copy of ``layout`` with every base/da/pa inside one of ``ranges``
+    moved up by ``by`` (regions, vrings, buffer pools, table entries alike)."""
+    def walk(x):
+        if isinstance(x, dict):
+            return {k: v + by if k in ('base', 'da', 'pa') and isinstance(v, int)
+                    and any(s <= v < e for s, e in ranges) else walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return x
+    return walk(layout)
+
+
+# The A53 system with its IPC pool and heap carveout in RAM above 4 GiB (a QEMU
+# virt machine with more than 3 GiB): the layout a u32 resource table cannot
+# describe (VRING-10), for the unchanged a53 image.
+QEMU_A53_HIGH_LAYOUT = _moved(QEMU_A53_LAYOUT, [(0x47000000, 0x47010000),
+                                                (0x40100000, 0x40200000)], 1 << 32)
+
+LAYOUTS = {'r5': (KV260_LAYOUT, 'rpu0'), 'a53': (QEMU_A53_LAYOUT, 'a53'),
+           'a53-high': (QEMU_A53_HIGH_LAYOUT, 'a53')}

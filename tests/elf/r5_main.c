@@ -1,5 +1,7 @@
 /* Minimal Cortex-R5 firmware: ARM vectors at the R5 reset address, a little
- * code, data and bss, and the trace buffer the resource table points at. */
+ * code, data and bss, and the trace buffer the resource table points at.
+ * Shaped like a Zephyr image where the checker looks (PLAT-02): it has the
+ * symbol z_cstart, the function every Zephyr kernel has (here reset itself). */
 #include <stdint.h>
 
 #ifndef TRACE_SIZE
@@ -36,3 +38,5 @@ void reset(void)
 	for (;;)
 		counter++;
 }
+
+void z_cstart(void) __attribute__((alias("reset")));

@@ -87,6 +87,9 @@ struct fw_resource_table {
 
 #if HAVE_TRACE
 extern char trace_buf[];
+#ifndef TRACE_DA
+#define TRACE_DA ((uint32_t)(uintptr_t)trace_buf)
+#endif
 #endif
 
 #ifdef RSC_TINY
@@ -122,11 +125,48 @@ struct fw_resource_table resource_table = {
 	.vdev1_vring1 = { VDEV1_VRING1_DA, VRING_ALIGN, VDEV1_VRING1_NUM, 3, 0 },
 #endif
 #if HAVE_TRACE
-	.trace = { 2, (uint32_t)(uintptr_t)trace_buf, TRACE_LEN, TRACE_RESERVED, "Zephyr_log" },
+	.trace = { 2, TRACE_DA, TRACE_LEN, TRACE_RESERVED, "Zephyr_log" },
 #endif
 #if HAVE_CARVEOUT
 	.carveout = { CARVEOUT_TYPE, CARVEOUT_DA, CARVEOUT_DA, CARVEOUT_LEN, 0, CARVEOUT_RESERVED,
 		      CARVEOUT_NAME },
+#endif
+};
+#endif
+
+#ifdef XAMP
+/*
+ * Xilinx attach metadata (formats.md 2.6.2): version, magic 'xamp', ~magic,
+ * the table's size and address (a uintptr_t: 4 bytes on the R5, 8 on the
+ * A53). The linker script puts it at the start of the firmware region.
+ */
+#define XAMP_MAGIC_OK 0x78616d70u
+#ifndef XAMP_MAGIC
+#define XAMP_MAGIC XAMP_MAGIC_OK
+#endif
+#ifndef XAMP_COMP_MAGIC
+#define XAMP_COMP_MAGIC (~XAMP_MAGIC_OK)
+#endif
+#ifndef XAMP_RSC_TBL_SIZE
+#define XAMP_RSC_TBL_SIZE sizeof(resource_table)
+#endif
+#ifndef XAMP_RSC_TBL
+#define XAMP_RSC_TBL ((uintptr_t)&resource_table)
+#endif
+
+struct rsc_tbl_metadata {
+	int32_t version;
+	uint32_t magic, comp_magic, rsc_tbl_size;
+#ifndef XAMP_NO_ADDR
+	uintptr_t rsc_tbl;
+#endif
+} PACKED;
+
+__attribute__((section(".resource_table_metadata"), used))
+const struct rsc_tbl_metadata resource_table_metadata = {
+	1, XAMP_MAGIC, XAMP_COMP_MAGIC, XAMP_RSC_TBL_SIZE,
+#ifndef XAMP_NO_ADDR
+	XAMP_RSC_TBL,
 #endif
 };
 #endif

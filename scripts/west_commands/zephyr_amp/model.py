@@ -6,6 +6,7 @@ numbers that must be powers of two. Every error points at the YAML key it
 is about. Nothing here assigns addresses: that is layout.py's job.
 """
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .errors import InputError
 from .source import Source, did_you_mean, key_text, parse_size
 
 MAX_ADDR = 1 << 64
+_RESERVED_CARVEOUT = re.compile(r"memory|r5f|vdev[0-9]+(buffer|vring[0-9]+)")
 VRING_NUM_MAX = 32768
 
 # Keys each link type accepts beyond name and type.
@@ -305,6 +307,11 @@ class _Checker:
                 if cv["name"] in names:
                     raise self.err(cp + ("name",), f"carveout '{cv['name']}' is given twice",
                                    "give each carveout its own name")
+                if _RESERVED_CARVEOUT.fullmatch(cv["name"]):
+                    # the Linux overlay names nodes <domain>_<name>; remoteproc matches these
+                    raise self.err(cp + ("name",), f"'{cv['name']}' is the name of a region "
+                                   "amp-config makes for Linux remoteproc (firmware memory, "
+                                   "vdevNvringM, vdevNbuffer)", "give the carveout another name")
                 names.add(cv["name"])
                 c = Carveout(cv["name"], self.size(cp + ("size",), cv["size"]), path=cp)
                 if c.size == 0:

@@ -35,6 +35,8 @@ CASES = [
      'links[0].buffers.count: buffer count must be positive; use 16'),
     ('buffer_size_linux.yaml', 17, 13,
      "links[0].buffers.size: Linux's virtio_rpmsg_bus uses 512-byte buffers (MAX_RPMSG_BUF_SIZE); use 512 or remove it"),
+    ('carveout_named_like_a_vring.yaml', 14, 15,
+     "domains[1].carveouts[0].name: 'vdev0vring0' is the name of a region amp-config makes for Linux remoteproc (firmware memory, vdevNvringM, vdevNbuffer); give the carveout another name"),
     ('carveout_overlaps_pool.yaml', 16, 5,
      'shared-memory[0]: ipc [0x3ed00000, 0x3ed80000) overlaps rpu0_dma [0x3ed40000, 0x3ed50000); move one of them (or leave base out to have it allocated)'),
     ('comments_only.yaml', 1, 1,

@@ -169,6 +169,22 @@ CASES = [
          'vdev0/vring0', None, defines={'VDEV1_VRING0_DA': '0x47004000'}),
     Case('vring-asymmetric', 'a53', 'VRING-09', 'rpmsg vrings have num 16 and 8', None,
          severity='warning', defines={'VDEV1_VRING1_NUM': 8}),
+    # H. platform. PLAT-01: the good image with the attach metadata (XAMP), one field or
+    # its place changed.
+    Case('xamp-magic', 'r5', 'PLAT-01', "magic is 0x78616d71, not 0x78616d70 ('xamp'): "
+         'xlnx_r5_remoteproc will not attach', None, severity='warning',
+         defines={'XAMP': None, 'XAMP_MAGIC': '0x78616d71'}),
+    Case('xamp-comp-magic', 'r5', 'PLAT-01', 'comp_magic is 0x78616d70, not ~magic 0x879e928f',
+         severity='warning', defines={'XAMP': None, 'XAMP_COMP_MAGIC': '0x78616d70'}),
+    Case('xamp-table-address', 'r5', 'PLAT-01', 'rsc_tbl is 0x3e100, .resource_table is at '
+         '0x3e000', severity='warning', defines={'XAMP': None, 'XAMP_RSC_TBL': '0x3e100'}),
+    Case('xamp-table-size', 'r5', 'PLAT-01', 'rsc_tbl_size is 100, .resource_table is 200 bytes',
+         severity='warning', defines={'XAMP': None, 'XAMP_RSC_TBL_SIZE': 100}),
+    Case('xamp-no-address', 'a53', 'PLAT-01', '.resource_table_metadata has 16 bytes; the attach '
+         'metadata is 24 bytes', severity='warning', defines={'XAMP': None, 'XAMP_NO_ADDR': None}),
+    Case('xamp-misplaced', 'r5', 'PLAT-01', '.resource_table_metadata is at 0x3ed10100; '
+         'xlnx_r5_remoteproc reads it at the start of rpu0_ddr (0x3ed10000)', severity='warning',
+         defines={'XAMP': None}, ld_defines={'META_ADDR': '0x3ed10100'}),
     # Layout comparison
     Case('table-differs', 'r5', 'LAY-01', 'notifyid is 9, the layout says 2',
          defines={'VDEV_NOTIFYID': 9}),
@@ -219,6 +235,22 @@ def test_good_image_is_clean(good, target, with_layout):
     report = _check(good[target], target, 'own' if with_layout else None)
     assert [str(f) for f in report.findings] == []
     assert report.ok(werror=True)
+
+
+@pytest.fixture(scope='session')
+def xamp(fw_dir):
+    """The two good images with valid Xilinx attach metadata."""
+    return {t: fw.build(t, fw_dir, f'{t}-xamp', defines={'XAMP': None}) for t in fw.TARGETS}
+
+
+@pytest.mark.parametrize('target', sorted(fw.TARGETS))
+@pytest.mark.parametrize('with_layout', [False, True], ids=['no-layout', 'layout'])
+def test_good_image_with_attach_metadata_is_clean(xamp, target, with_layout):
+    with ElfImage.open(xamp[target]) as image:
+        (meta,) = image.sections_named('.resource_table_metadata')
+    assert meta.sh_size == {'r5': 20, 'a53': 24}[target]
+    report = _check(xamp[target], target, 'own' if with_layout else None)
+    assert [str(f) for f in report.findings] == []
 
 
 def test_enough_broken_images():
@@ -498,15 +530,17 @@ def _alarm(signum, frame):
     raise _Timeout
 
 
-def test_random_mutations_never_crash_or_hang(good, tmp_path):
-    """Thousands of damaged images (seeded): every one ends in a Report."""
+def test_random_mutations_never_crash_or_hang(good, xamp, tmp_path):
+    """Thousands of damaged images (seeded): every one ends in a Report. The
+    images with attach metadata have it damaged where the table would be."""
     rng = random.Random(20260602)
     sources = []
-    for t in sorted(good):
-        with ElfImage.open(good[t]) as image:
-            (sec,) = image.sections_named('.resource_table')
+    for t, path, name in [(t, good[t], '.resource_table') for t in sorted(good)] + [
+            (t, xamp[t], '.resource_table_metadata') for t in sorted(xamp)]:
+        with ElfImage.open(path) as image:
+            (sec,) = image.sections_named(name)
         table = (sec.sh_offset, sec.sh_offset + sec.sh_size)
-        sources.append((Path(good[t]).read_bytes(), t, table))
+        sources.append((Path(path).read_bytes(), t, table))
     path = tmp_path / 'mutant.elf'
     old = signal.signal(signal.SIGALRM, _alarm)
     deadline = time.monotonic() + MUTATION_SECONDS

@@ -37,6 +37,7 @@ TYPE_NAMES = {RSC_CARVEOUT: 'carveout', RSC_DEVMEM: 'devmem', RSC_TRACE: 'trace'
 XLNX_R5 = 'xlnx-zynqmp-r5'
 OPENAMP = 'openamp'
 R5_HIVEC_THRESHOLD = 0xFFFC0000      # xlnx_r5_remoteproc: bootaddr >= this -> HIVEC
+XAMP_MAGIC = 0x78616D70              # 'xamp', .resource_table_metadata (formats.md 2.6.2)
 
 
 class ElfCheckError(UsageError):
@@ -124,6 +125,9 @@ RULES = {r.id: r for r in (
     Rule('VRING-07', 'error', 'corrupt', 'the host zeroes the ring over the loaded image'),
     Rule('VRING-08', 'error', 'corrupt', 'two users write the same memory'),
     Rule('VRING-09', 'warning', 'ignore', 'Linux: WARN_ON, or rpmsg runs out of buffers'),
+    Rule('PLAT-01', 'warning', 'fail', 'attaching to the running R5 fails (xlnx_r5_remoteproc: '
+         '"invalid magic number, won\'t attach") or maps the wrong table; loading the ELF is '
+         'unaffected'),
     Rule('LAY-01', 'error', 'corrupt', 'host and remote disagree about the shared memory'),
     Rule('HVL-01', 'error', 'corrupt', 'the HVL driver uses memory the layout does not give it'),
 )}
@@ -373,6 +377,8 @@ _CARVEOUT = struct.Struct('<IIIIII32s')    # type da pa len flags reserved name
 _TRACE = struct.Struct('<IIII32s')         # type da len reserved name
 _VDEV = struct.Struct('<IIIIIIBB2s')       # type id notifyid dfeatures gfeatures config_len ...
 _VRING = struct.Struct('<IIIII')           # da align num notifyid reserved
+_XAMP = struct.Struct('<iIII')             # version magic comp_magic rsc_tbl_size; then
+                                           # rsc_tbl, a uintptr_t (4 or 8 bytes)
 
 
 class Checker:
@@ -405,6 +411,7 @@ class Checker:
         if image.shdrs is None:
             return out                  # ELF-07 said why; nothing section-based can run
         out += self.table(loaded)
+        out += self.attach_metadata()
         if self.layout_checks:
             out += self.hvl()
         return out
@@ -663,6 +670,68 @@ class Checker:
                             (t.table_place or {}).get('region'),
                             severity='warning' if t.loader == 'linux-remoteproc' else None)]
         return []
+
+    # H. platform specifics -----------------------------------------------
+
+    def attach_metadata(self):
+        """PLAT-01: the Xilinx attach metadata, when the image has it: magic,
+        ~magic, the table's address and size and (layout, xlnx) its place at
+        the start of the domain's firmware region."""
+        image = self.image
+        metas = image.sections_named('.resource_table_metadata')
+        if not metas:
+            return []
+        meta = metas[0]
+        obj = '.resource_table_metadata'
+        rng = [(meta.sh_addr, meta.sh_addr + meta.sh_size)]
+        ptr = 8 if image.ehdr.elfclass == 64 else 4
+        need = _XAMP.size + ptr
+        nobits = meta.sh_type == 'SHT_NOBITS'
+        data = b'' if nobits else image.read(meta.sh_offset, min(meta.sh_size, need))
+        if len(data) < need:
+            what = 'is SHT_NOBITS' if nobits else f'has {len(data)} bytes'
+            return [finding('PLAT-01', f'{obj} {what}; the attach metadata is {need} bytes '
+                            '(version, magic, ~magic, table size, table address)', obj, rng)]
+        _, magic, comp, size = _XAMP.unpack_from(data)
+        addr = int.from_bytes(data[_XAMP.size:need], 'little')
+        out = []
+        if magic != XAMP_MAGIC:
+            out.append(finding('PLAT-01', f'magic is {magic:#x}, not {XAMP_MAGIC:#x} (\'xamp\'): '
+                               'xlnx_r5_remoteproc will not attach', obj + ' field magic', rng))
+        if comp != XAMP_MAGIC ^ 0xFFFFFFFF:
+            out.append(finding('PLAT-01', f'comp_magic is {comp:#x}, not ~magic '
+                               f'{XAMP_MAGIC ^ 0xFFFFFFFF:#x}: xlnx_r5_remoteproc will not attach',
+                               obj + ' field comp_magic', rng))
+        tables = image.sections_named('.resource_table')
+        if tables:                      # else RSC-01/02 say what is missing
+            sec = tables[0]
+            if addr != sec.sh_addr:
+                out.append(finding('PLAT-01', f'rsc_tbl is {addr:#x}, .resource_table is at '
+                                   f'{sec.sh_addr:#x}: an attach would use the wrong table',
+                                   obj + ' field rsc_tbl', [(addr, addr + 1)],
+                                   consequence='corrupt'))
+            if size != sec.sh_size:
+                out.append(finding('PLAT-01', f'rsc_tbl_size is {size}, .resource_table is '
+                                   f'{sec.sh_size} bytes: an attach would map the wrong size',
+                                   obj + ' field rsc_tbl_size',
+                                   consequence='corrupt'))
+        t = self.target
+        if self.layout_checks and t.platform == XLNX_R5:
+            # The driver reads the metadata at the base of memory-region 0, the
+            # domain's firmware region (a carveout when it has none).
+            home = (next((a for a in t.load if a.kind == 'firmware'), None)
+                    or next((a for a in t.load if a.kind == 'carveout'), None))
+            if home is None:
+                out.append(finding('PLAT-01', f'{t.name} has no firmware or carveout region; '
+                                   'xlnx_r5_remoteproc reads the metadata at the start of its '
+                                   'first memory-region', obj, rng))
+            elif meta.sh_addr != home.start or not meta.sh_flags & SHF_ALLOC:
+                where = (f'is at {meta.sh_addr:#x}' if meta.sh_flags & SHF_ALLOC
+                         else 'is not SHF_ALLOC (never loaded)')
+                out.append(finding('PLAT-01', f'{obj} {where}; xlnx_r5_remoteproc reads it at '
+                                   f'the start of {home.name} ({home.start:#x})', obj,
+                                   rng + [(home.start, home.end)], home.name))
+        return out
 
     # D-G. table contents ---------------------------------------------------
 

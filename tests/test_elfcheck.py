@@ -185,6 +185,13 @@ CASES = [
     Case('xamp-misplaced', 'r5', 'PLAT-01', '.resource_table_metadata is at 0x3ed10100; '
          'xlnx_r5_remoteproc reads it at the start of rpu0_ddr (0x3ed10000)', severity='warning',
          defines={'XAMP': None}, ld_defines={'META_ADDR': '0x3ed10100'}),
+    # PLAT-02: no rule for .resource_table in the script, as in Zephyr's for the ZynqMP RPU
+    # (r5_main.c has z_cstart); RSC-07 (a warning under Linux) says where it landed.
+    Case('table-orphan', 'r5', 'PLAT-02', 'Zephyr image not linked with the generated '
+         "amp_sections.ld (or with a stale one); Zephyr's ZynqMP RPU script has no rule for the "
+         'table, ld places it as an orphan: build with -DAMP_CMAKE=<amp-config output>/rpu0/'
+         'amp.cmake or add zephyr_linker_sources(SECTIONS <amp-config output>/rpu0/'
+         'amp_sections.ld)', severity='info', ld_defines={'RSC_ORPHAN': None}),
     # Layout comparison
     Case('table-differs', 'r5', 'LAY-01', 'notifyid is 9, the layout says 2',
          defines={'VDEV_NOTIFYID': 9}),
@@ -410,6 +417,23 @@ def test_segment_in_another_cores_tcm(good):
     report = check_elf(path, lay, 'rpu0')
     assert [(f.rule, f.message) for f in report.errors] == [
         ('SEG-07', 'segment [0xffeb0000,+0x1008) overlaps rpu1_btcm (rpu1)')]
+
+
+def test_zephyr_placement_advice_needs_a_zephyr_image_and_a_layout(fw_dir, broken):
+    """PLAT-02 speaks only about Zephyr images (a53_main.c is none until it has
+    Zephyr's initlevel section) and only when a layout reserves the table."""
+    moved = {'RSC_ADDR': '0x400ff008'}
+    plain = _check(fw.build('a53', fw_dir, 'a53-table-moved', ld_defines=moved), 'a53')
+    assert _check_rules(plain) == ['RSC-07']
+    zephyr = fw.build('a53', fw_dir, 'a53-zephyr-table-moved',
+                      ld_defines=dict(moved, INITLEVEL=None))
+    assert [(f.rule, f.severity, f.message) for f in _check(zephyr, 'a53').findings] == [
+        ('RSC-07', 'error', '.resource_table is at 0x400ff008, the layout puts it at '
+         '0x400ff000'),
+        ('PLAT-02', 'info', 'Zephyr image not linked with the generated amp_sections.ld (or '
+         'with a stale one): build with -DAMP_CMAKE=<amp-config output>/a53/amp.cmake or add '
+         'zephyr_linker_sources(SECTIONS <amp-config output>/a53/amp_sections.ld)')]
+    assert 'PLAT-02' not in _check_rules(_check(broken['table-orphan'], 'r5', None))
 
 
 def test_hvl_pool_symbols(fw_dir):

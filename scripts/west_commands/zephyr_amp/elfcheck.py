@@ -38,6 +38,10 @@ XLNX_R5 = 'xlnx-zynqmp-r5'
 OPENAMP = 'openamp'
 R5_HIVEC_THRESHOLD = 0xFFFC0000      # xlnx_r5_remoteproc: bootaddr >= this -> HIVEC
 XAMP_MAGIC = 0x78616D70              # 'xamp', .resource_table_metadata (formats.md 2.6.2)
+# Every Zephyr image has these output sections (include/zephyr/linker/common-rom/) and
+# this kernel function; PLAT-02 looks at the names first (free), the symbol table last.
+ZEPHYR_SECTIONS = ('initlevel', 'device_area')
+ZEPHYR_SYMBOL = 'z_cstart'
 
 
 class ElfCheckError(UsageError):
@@ -128,6 +132,8 @@ RULES = {r.id: r for r in (
     Rule('PLAT-01', 'warning', 'fail', 'attaching to the running R5 fails (xlnx_r5_remoteproc: '
          '"invalid magic number, won\'t attach") or maps the wrong table; loading the ELF is '
          'unaffected'),
+    Rule('PLAT-02', 'info', 'none', 'ld decides where the table goes; RSC-04/RSC-07 say whether '
+         'the loaders can still use it'),
     Rule('LAY-01', 'error', 'corrupt', 'host and remote disagree about the shared memory'),
     Rule('HVL-01', 'error', 'corrupt', 'the HVL driver uses memory the layout does not give it'),
 )}
@@ -650,6 +656,8 @@ class Checker:
                                '8-byte aligned', obj, rng))
         if self.layout_checks and seg is not None:
             out += self.table_region(sec, obj, rng)
+        if self.layout_checks:
+            out += self.zephyr_placement(sec, obj)
         return out
 
     def table_region(self, sec, obj, rng):
@@ -672,6 +680,27 @@ class Checker:
         return []
 
     # H. platform specifics -----------------------------------------------
+
+    def zephyr_placement(self, sec, obj):
+        """PLAT-02: a Zephyr image whose table is not where the layout reserved
+        it was linked without the generated amp_sections.ld; say how to add it.
+        RSC-04/RSC-07 report what the placement breaks, this only the cause."""
+        t = self.target
+        want = (t.table_place or {}).get('address', (t.table or {}).get('address'))
+        if want is None or sec.sh_addr == want or not self.is_zephyr():
+            return []
+        orphan = ('; Zephyr\'s ZynqMP RPU script has no rule for the table, ld places it as '
+                  'an orphan' if t.platform == XLNX_R5 else '')
+        gen = f'<amp-config output>/{t.name}'
+        return [finding('PLAT-02', f'Zephyr image not linked with the generated amp_sections.ld '
+                        f'(or with a stale one){orphan}: build with -DAMP_CMAKE={gen}/amp.cmake '
+                        f'or add zephyr_linker_sources(SECTIONS {gen}/amp_sections.ld)', obj,
+                        region=(t.table_place or {}).get('region'))]
+
+    def is_zephyr(self):
+        image = self.image
+        return (any(s.name in ZEPHYR_SECTIONS for s in image.shdrs or ())
+                or image.symbol(ZEPHYR_SYMBOL) is not None)
 
     def attach_metadata(self):
         """PLAT-01: the Xilinx attach metadata, when the image has it: magic,

@@ -18,10 +18,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from elftools.elf.elffile import ELFFile
-
 import standin_workspace as sw
 from conftest import REPO, need, need_tool
+from elftools.elf.elffile import ELFFile
 from zephyr_amp import build, matrix, toolchain
 
 BUNDLED = matrix.load().jobs
@@ -110,7 +109,7 @@ def test_full_bundled_matrix_passes(full):
         m = PROGRESS.match(line)
         assert m, line
         assert (int(m.group(1)), int(m.group(2)), m.group(7)) == (n, len(BUNDLED), "ok")
-    assert re.search(r"^board +sample +system:domain +result +time$", r.stdout, re.M)
+    assert re.search(r"^board +sample +system:domain +result +time$", r.stdout, re.MULTILINE)
     assert f"{len(BUNDLED)} builds: {len(BUNDLED)} passed (0 up to date), 0 failed" in r.stdout
 
 
@@ -217,11 +216,11 @@ def test_entry_that_breaks_a_layout_rule_fails_with_that_finding(ws, tmp_path):
                                                           "segment 2 (.standin_stray)")]
     assert errors[0]["ranges"] == [{"start": 0x10000000, "end": 0x10000100}]
     assert re.search(r"^\[\d/2\] kv260_r5 .* \[stray\] \.\.\. FAILED \(validate: SEG-04\)",
-                     r.stdout, re.M)
+                     r.stdout, re.MULTILINE)
     assert "SEG-04 segment 2 (.standin_stray): segment [0x10000000,+0x100) is outside" in r.stdout
     assert f"findings: {tmp_path / 'out' / 'stray' / 'validation.json'}" in r.stdout
-    case = [c for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
-            if c.get("name") == "stray"][0]
+    case = next(c for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+                if c.get("name") == "stray")
     assert case.find("failure").get("type") == "validate"
     assert "SEG-04" in case.find("failure").text
     assert not (tmp_path / "out" / "stray" / build.STAMP).exists()
@@ -236,7 +235,7 @@ def test_failed_build_shows_the_tail_of_its_log_and_where_it_is(ws, tmp_path):
     assert "--- broken: FAILED (build): west build exited with status 1" in r.stdout
     assert f"lines of {log}:" in r.stdout
     assert re.search(r"^  \| .*ld.*linker\.cmd:\d+: non constant or forward reference", r.stdout,
-                     re.M), r.stdout
+                     re.MULTILINE), r.stdout
     assert f"full log: {log}" in r.stdout
     assert "non constant or forward reference" in log.read_text()
     assert "0 passed (0 up to date), 1 failed" in r.stdout
@@ -375,8 +374,8 @@ def test_duplicate_key_in_sample_yaml_is_an_error(tmp_path):
     assert [x["status"] for x in doc["results"]] == ["ok"]       # the build itself is fine
     assert doc["lint"] == [{"file": "zephyr/samples/subsys/ipc/openamp_rsc_table/sample.yaml",
                             "line": len(lines), "column": 5, "message": message}]
-    suite = [s for s in ET.parse(tmp_path / "j.xml").getroot() if s.get("name") ==
-             "amp-build.lint"][0]
+    suite = next(s for s in ET.parse(tmp_path / "j.xml").getroot()
+                 if s.get("name") == "amp-build.lint")
     assert suite.get("failures") == "1"
     assert suite.find("testcase/failure").get("message") == message
     d = amp_build(ws_, *args, "--dry-run")
@@ -396,18 +395,18 @@ def could_not_run(r, message):
 
 
 @pytest.mark.parametrize("setup, extra_env, message", [
-    ("absent", {}, "no Zephyr in this workspace: {top}/manifest/west.yml has no project "
-                   "'zephyr' and ZEPHYR_BASE is not set; use this repository's manifest"),
+    ("absent", {}, ("no Zephyr in this workspace: {top}/manifest/west.yml has no project "
+                   "'zephyr' and ZEPHYR_BASE is not set; use this repository's manifest")),
     ("absent", {"ZEPHYR_BASE": "/opt/zephyrproject/zephyr"},
-     "no project of this workspace provides `west build`: ZEPHYR_BASE=/opt/zephyrproject/zephyr "
-     "is set, but west takes commands only from the manifest's projects"),
-    ("uncloned", {}, "Zephyr is not in this workspace: project 'zephyr' is not cloned at "
+     ("no project of this workspace provides `west build`: ZEPHYR_BASE=/opt/zephyrproject/zephyr "
+     "is set, but west takes commands only from the manifest's projects")),
+    ("uncloned", {}, ("Zephyr is not in this workspace: project 'zephyr' is not cloned at "
                      "{top}/zephyr; get it with `west update zephyr`; --dry-run and "
-                     "--emit-matrix work without it"),
-    ("inactive", {}, "Zephyr is not in this workspace: project 'zephyr' of "
+                     "--emit-matrix work without it")),
+    ("inactive", {}, ("Zephyr is not in this workspace: project 'zephyr' of "
                      "{top}/manifest/west.yml is inactive (manifest.project-filter or groups "
                      "exclude it); get it with `west config manifest.project-filter -- +zephyr "
-                     "&& west update zephyr`"),
+                     "&& west update zephyr`")),
 ])
 def test_no_zephyr_in_the_workspace(tmp_path, setup, extra_env, message):
     env = sw.west_env(tmp_path / "config", **extra_env)
@@ -450,12 +449,12 @@ def test_missing_toolchain(ws, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--shard", "5/4"], "--shard 5/4: expected I/N with 1 <= I <= N, e.g. --shard 1/4"),
-    (["--board", "kv260"], "--board kv260 matches no entry of the matrix; did you mean "
-                           "'kv260_r5'?"),
+    (["--board", "kv260"], ("--board kv260 matches no entry of the matrix; did you mean "
+                           "'kv260_r5'?")),
     (["-j", "0"], "-j 0: expected at least 1"),
     (["--matrix", "{tmp}/none.yaml"], "{tmp}/none.yaml: no such file"),
-    (["--matrix", "{tmp}/bad.yaml"], "{tmp}/bad.yaml:4:5: entries[0].domain: required key "
-                                     "'domain' is missing; add it"),
+    (["--matrix", "{tmp}/bad.yaml"], ("{tmp}/bad.yaml:4:5: entries[0].domain: required key "
+                                     "'domain' is missing; add it")),
 ])
 def test_bad_arguments(ws, tmp_path, args, message):
     write_matrix(tmp_path, RSC.replace("  domain: rpu0\n", "")).rename(tmp_path / "bad.yaml")

@@ -9,11 +9,10 @@ import re
 import shutil
 
 import pytest
-import yaml
-from west.manifest import ImportFlag, Manifest
-
 import standin_workspace as sw
+import yaml
 from conftest import REPO
+from west.manifest import ImportFlag, Manifest
 from zephyr_amp import config, matrix, toolchain
 
 WORKFLOW = REPO / ".github" / "workflows" / "amp-staging.yml"

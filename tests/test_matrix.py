@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SYSTEMS
 from zephyr_amp import config, matrix
 from zephyr_amp.errors import InputError, UsageError
@@ -87,8 +86,8 @@ INVALID = [
     ("wrong type",
      ENTRY.replace("  - sample: zephyr/samples/subsys/ipc/openamp_rsc_table",
                    "  - samples: zephyr/samples/subsys/ipc/openamp_rsc_table"),
-     "m.yaml:4:14: entries[0].samples: expected a list, got "
-     "'zephyr/samples/subsys/ipc/openamp_rsc_table'"),
+     ("m.yaml:4:14: entries[0].samples: expected a list, got "
+     "'zephyr/samples/subsys/ipc/openamp_rsc_table'")),
     ("expect run",
      ENTRY + "    expect: {run: qemu2}\n",
      "m.yaml:8:19: entries[0].expect.run: 'qemu2' is not allowed; did you mean 'qemu'?"),
@@ -100,55 +99,55 @@ INVALID = [
      "m.yaml:2:10: entries: the matrix has no entries; add one: sample, board, system, domain"),
     ("sample and samples",
      ENTRY.replace("    board:", "    samples: [zephyr/samples/x]\n    board:"),
-     "m.yaml:4:5: entries[0]: give either sample (one) or samples (a list); e.g. "
-     "sample: zephyr/samples/subsys/ipc/openamp_rsc_table"),
+     ("m.yaml:4:5: entries[0]: give either sample (one) or samples (a list); e.g. "
+     "sample: zephyr/samples/subsys/ipc/openamp_rsc_table")),
     ("no sample",
      ENTRY.replace("  - sample: zephyr/samples/subsys/ipc/openamp_rsc_table\n    board:",
                    "  - board:"),
      "m.yaml:4:5: entries[0]: give either sample (one) or samples (a list)"),
     ("absolute sample",
      ENTRY.replace("sample: zephyr/", "sample: /zephyr/"),
-     "m.yaml:4:13: entries[0].sample: '/zephyr/samples/subsys/ipc/openamp_rsc_table' is not a "
+     ("m.yaml:4:13: entries[0].sample: '/zephyr/samples/subsys/ipc/openamp_rsc_table' is not a "
      "path inside the west workspace; write it relative to the workspace, e.g. "
-     "zephyr/samples/virtio/entropy"),
+     "zephyr/samples/virtio/entropy")),
     ("escaping sample",
      ENTRY.replace("sample: zephyr/", "sample: ../zephyr/"),
-     "m.yaml:4:13: entries[0].sample: '../zephyr/samples/subsys/ipc/openamp_rsc_table' is not "
-     "a path inside the west workspace"),
+     ("m.yaml:4:13: entries[0].sample: '../zephyr/samples/subsys/ipc/openamp_rsc_table' is not "
+     "a path inside the west workspace")),
     ("board with a space",
      ENTRY.replace("board: kv260_r5", "board: kv260 r5"),
-     "m.yaml:5:12: entries[0].board: 'kv260 r5' is not a board target; write it as west build "
-     "-b takes it, e.g. kv260_r5"),
+     ("m.yaml:5:12: entries[0].board: 'kv260 r5' is not a board target; write it as west build "
+     "-b takes it, e.g. kv260_r5")),
     ("system file",
      ENTRY.replace("kv260-rpmsg.yaml", "kv260-rpmsg.yml"),
-     "m.yaml:6:13: entries[0].system: no such file: {sysdir}/kv260-rpmsg.yml; did you mean "
-     "'kv260-rpmsg.yaml'?"),
+     ("m.yaml:6:13: entries[0].system: no such file: {sysdir}/kv260-rpmsg.yml; did you mean "
+     "'kv260-rpmsg.yaml'?")),
     ("system dir",
      ENTRY.replace("system-dir: {sysdir}", "system-dir: nowhere"),
-     "m.yaml:2:13: system-dir: no such directory: {tmp}/nowhere; give a directory relative to "
-     "the matrix file"),
+     ("m.yaml:2:13: system-dir: no such directory: {tmp}/nowhere; give a directory relative to "
+     "the matrix file")),
     ("extra conf file",
      ENTRY + "    extra-conf: [missing.conf]\n",
-     "m.yaml:8:18: entries[0].extra-conf[0]: no such file: {tmp}/missing.conf; paths are "
-     "relative to the matrix file"),
+     ("m.yaml:8:18: entries[0].extra-conf[0]: no such file: {tmp}/missing.conf; paths are "
+     "relative to the matrix file")),
     ("own cmake var",
      ENTRY + "    cmake-args: [-DEXTRA_CONF_FILE=x.conf]\n",
-     "m.yaml:8:18: entries[0].cmake-args[0]: -DEXTRA_CONF_FILE is set by amp-build; list the "
-     "file under extra-conf"),
+     ("m.yaml:8:18: entries[0].cmake-args[0]: -DEXTRA_CONF_FILE is set by amp-build; list the "
+     "file under extra-conf")),
     ("name for many",
      ENTRY.replace("  - sample: zephyr/samples/subsys/ipc/openamp_rsc_table",
                    "  - samples: [zephyr/samples/a, zephyr/samples/b]\n    name: both"),
-     "m.yaml:5:11: entries[0].name: one name cannot name 2 builds; split the entry, or drop "
-     "name to get one id per sample"),
+     ("m.yaml:5:11: entries[0].name: one name cannot name 2 builds; split the entry, or drop "
+     "name to get one id per sample")),
     ("bad name",
      ENTRY + "    name: amp\n",
-     "m.yaml:8:11: entries[0].name: 'amp' cannot name a build directory; use letters, digits, "
-     "'.', '_' and '-', not 'amp'"),
+     ("m.yaml:8:11: entries[0].name: 'amp' cannot name a build directory; use letters, digits, "
+     "'.', '_' and '-', not 'amp'")),
     ("same build twice",
      ENTRY + "  - samples: [zephyr/samples/b, zephyr/samples/subsys/ipc/openamp_rsc_table]\n"
              "    board: kv260_r5\n    system: kv260-rpmsg.yaml\n    domain: rpu0\n",
-     "m.yaml:8:5: entries[1]: build 'kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0' is already "
-     "defined by the entry on line 4; remove one, or give this entry its own name"),
+     ("m.yaml:8:5: entries[1]: build 'kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0' is already "
+     "defined by the entry on line 4; remove one, or give this entry its own name")),
     ("not a map",
      "- a\n- b\n",
      "m.yaml:1:1: a matrix file is a map with version and entries; start from"),
@@ -218,12 +217,12 @@ def test_select(kwargs, expected):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"boards": ["kv260"]}, "--board kv260 matches no entry of the matrix; did you mean "
-                            "'kv260_r5'?"),
-    ({"samples": ["nope"]}, "--sample nope matches no entry of the matrix; the matrix has: "
-                            "zephyr/samples/subsys/ipc/openamp_rsc_table, "),
-    ({"systems": ["qemu-a53-virtoi"]}, "--system qemu-a53-virtoi matches no entry of the "
-                                       "matrix; did you mean 'qemu-a53-virtio'?"),
+    ({"boards": ["kv260"]}, ("--board kv260 matches no entry of the matrix; did you mean "
+                            "'kv260_r5'?")),
+    ({"samples": ["nope"]}, ("--sample nope matches no entry of the matrix; the matrix has: "
+                            "zephyr/samples/subsys/ipc/openamp_rsc_table, ")),
+    ({"systems": ["qemu-a53-virtoi"]}, ("--system qemu-a53-virtoi matches no entry of the "
+                                       "matrix; did you mean 'qemu-a53-virtio'?")),
 ])
 def test_select_refuses_a_filter_that_matches_nothing(kwargs, message):
     with pytest.raises(UsageError) as exc:

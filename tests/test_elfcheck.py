@@ -169,6 +169,13 @@ CASES = [
          'vdev0/vring0', None, defines={'VDEV1_VRING0_DA': '0x47004000'}),
     Case('vring-asymmetric', 'a53', 'VRING-09', 'rpmsg vrings have num 16 and 8', None,
          severity='warning', defines={'VDEV1_VRING1_NUM': 8}),
+    # A trace buffer, which a53.ld.in links above 4 GiB: the u32 da keeps the low half.
+    Case('trace-above-4g', 'a53', 'VRING-10', 'trace da 0x100000 is the low 32 bits of '
+         '0x100100000 (segment 2 (.trace)): the u32 field cannot hold the address', None,
+         defines={'HAVE_TRACE': 1}),
+    # The unchanged image, checked against its system with the shared memory above 4 GiB.
+    Case('shm-above-4g', 'a53', 'VRING-10', 'the layout puts vdev0/vring0 at 0x147004000; its '
+         'u32 da cannot hold an address at or above 4 GiB', 'a53-high'),
     # H. platform. PLAT-01: the good image with the attach metadata (XAMP), one field or
     # its place changed.
     Case('xamp-magic', 'r5', 'PLAT-01', "magic is 0x78616d71, not 0x78616d70 ('xamp'): "
@@ -417,6 +424,18 @@ def test_segment_in_another_cores_tcm(good):
     report = check_elf(path, lay, 'rpu0')
     assert [(f.rule, f.message) for f in report.errors] == [
         ('SEG-07', 'segment [0xffeb0000,+0x1008) overlaps rpu1_btcm (rpu1)')]
+
+
+def test_shared_memory_above_4g_is_one_finding_per_field(broken):
+    """Each vring and carveout field the layout puts above 4 GiB is VRING-10,
+    not also VRING-05, ENT-02 or LAY-01 about the same field."""
+    report = _check(broken['shm-above-4g'], 'a53', 'a53-high')
+    assert [(f.rule, f.obj) for f in report.findings] == [
+        ('VRING-10', f'rsc entry {i} (vdev) vring {j} field da') for i in (0, 1) for j in (0, 1)
+    ] + [('VRING-10', 'rsc entry 2 (carveout) field da'),
+         ('VRING-10', 'rsc entry 2 (carveout) field pa')]
+    assert report.findings[4].message == ('the layout says da 0x140100000; the u32 da of a '
+                                          'carveout entry cannot hold it')
 
 
 def test_zephyr_placement_advice_needs_a_zephyr_image_and_a_layout(fw_dir, broken):

@@ -29,6 +29,7 @@ from .elfread import MACHINE_TITLES, PF_X, SHF_ALLOC, SHF_EXECINSTR, ElfImage
 from .errors import UsageError
 
 ADDR_ANY = 0xFFFFFFFF
+U32_END = 1 << 32                   # resource-table addresses and lengths are u32 (VRING-10)
 RSC_CARVEOUT, RSC_DEVMEM, RSC_TRACE, RSC_VDEV = 0, 1, 2, 3
 RSC_VENDOR_START, RSC_VENDOR_END = 128, 512
 VIRTIO_ID_RPMSG = 7
@@ -129,6 +130,8 @@ RULES = {r.id: r for r in (
     Rule('VRING-07', 'error', 'corrupt', 'the host zeroes the ring over the loaded image'),
     Rule('VRING-08', 'error', 'corrupt', 'two users write the same memory'),
     Rule('VRING-09', 'warning', 'ignore', 'Linux: WARN_ON, or rpmsg runs out of buffers'),
+    Rule('VRING-10', 'error', 'corrupt', 'Linux: "DMA (or Physical) address cast in 32bit to '
+         'fit resource table format"; the remote uses the truncated address'),
     Rule('PLAT-01', 'warning', 'fail', 'attaching to the running R5 fails (xlnx_r5_remoteproc: '
          '"invalid magic number, won\'t attach") or maps the wrong table; loading the ELF is '
          'unaffected'),
@@ -397,6 +400,7 @@ class Checker:
         self.loads = []
         self.layout_checks = False
         self._label_index = None
+        self._high = None               # spans VRING-10 looks for cut addresses in
 
     def run(self):
         image = self.image
@@ -892,22 +896,27 @@ class Checker:
         notify = []
         vrings = []                     # (start, end, label)
         vdev_index = 0
+        wide = self.wide_fields(entries)
+        out += wide
+        # What VRING-10 reported cannot be placed: no ENT-02/TRACE-02/VRING-04/05 on it.
+        unplaceable = {f.obj.split(' field ')[0] for f in wide}
         for e in entries:
             f = e.fields
             if e.type == RSC_DEVMEM and check_layout and t.platform == XLNX_R5:
                 out.append(finding('ENT-03', 'devmem entry on ZynqMP: xlnx_r5_remoteproc has no '
                                    'IOMMU and fails the whole boot', e.label,
                                    [(f['da'], f['da'] + f['len'])] if f else []))
-            elif e.type == RSC_CARVEOUT and f and check_layout:
+            elif e.type == RSC_CARVEOUT and f and check_layout and e.label not in unplaceable:
                 out += self.carveout_rules(e)
-            elif e.type == RSC_TRACE and f:
+            elif e.type == RSC_TRACE and f and e.label not in unplaceable:
                 out += self.trace_rules(e, entries)
             elif e.type == RSC_VDEV and f:
                 notify.append((f['notifyid'], e.label + ' field notifyid'))
                 expected = t.vdevs.get(vdev_index) if check_layout else None
                 for j, v in enumerate(f['vrings']):
                     notify.append((v['notifyid'], f'{e.label} vring {j} field notifyid'))
-                    o, span = self.vring_rules(e, j, v, expected, vdev_index)
+                    here = None if f'{e.label} vring {j}' in unplaceable else expected
+                    o, span = self.vring_rules(e, j, v, here, vdev_index)
                     out += o
                     if span:
                         vrings.append(span + (f'vdev{vdev_index}/vring{j}',))
@@ -916,6 +925,78 @@ class Checker:
         out += self.notify_ids(notify)
         out += self.vring_overlaps(vrings, entries)
         return out
+
+    def wide_fields(self, entries):
+        """VRING-10: the table's da/pa/len fields are u32. The layout may put a
+        vring (by its da, or its region when da is ANY) or a carveout/trace
+        field at or above 4 GiB; a 64-bit image may hold an address cast to
+        u32 (a value outside the image whose 4 GiB alias is inside it)."""
+        out = []
+        t = self.target
+        want = ((t.table or {}).get('entries') or []) if self.layout_checks else []
+        vdev_index = 0
+        for e in entries:
+            f = e.fields
+            if not f:
+                continue
+            if e.type == RSC_VDEV:
+                expected = t.vdevs.get(vdev_index) if self.layout_checks else None
+                for j, v in enumerate(f['vrings']):
+                    name = f'vdev{vdev_index}/vring{j}'
+                    obj = f'{e.label} vring {j} field da'
+                    w = ((expected or {}).get('vrings') or [])[j:j + 1]
+                    region = t.area(w[0].get('region')) if w else None
+                    at = w[0].get('da', ADDR_ANY) if w else ADDR_ANY
+                    if at == ADDR_ANY and region is not None:
+                        at = region.start
+                    if at != ADDR_ANY and at >= U32_END:
+                        out.append(finding('VRING-10', f'the layout puts {name} at {at:#x}; its '
+                                           'u32 da cannot hold an address at or above 4 GiB',
+                                           obj, [(at, at + 1)],
+                                           region.name if region is not None else None))
+                    else:
+                        out += self.truncated(name + ' da', v['da'], obj)
+                vdev_index += 1
+                continue
+            w = want[e.index] if e.index < len(want) else {}
+            if w.get('type') != TYPE_NAMES.get(e.type):
+                w = {}
+            for key in ('da', 'pa', 'len'):
+                value = w.get(key)
+                obj = f'{e.label} field {key}'
+                if isinstance(value, int) and value >= U32_END:
+                    out.append(finding('VRING-10', f'the layout says {key} {value:#x}; the u32 '
+                                       f'{key} of a {TYPE_NAMES.get(e.type)} entry cannot hold '
+                                       'it', obj, [] if key == 'len' else [(value, value + 1)]))
+                elif key != 'len' and key in f:
+                    out += self.truncated(f'{TYPE_NAMES.get(e.type)} {key}', f[key], obj)
+        return out
+
+    def truncated(self, what, value, obj):
+        """VRING-10 for a 64-bit image: ``value`` lies in no PT_LOAD but its
+        alias 4 GiB (or a multiple) higher lies in one, or in a vring section:
+        an address the table's u32 field cut short."""
+        if self.image.ehdr.elfclass != 64 or value == ADDR_ANY:
+            return []
+        if self._high is None:
+            spans = [(s, s + p.p_memsz, self.label(p)) for p in self.loads if p.p_memsz
+                     for s in {p.p_paddr, p.p_vaddr}]
+            spans += [(s.sh_addr, s.sh_addr + s.sh_size, s.name) for s in self.image.shdrs or ()
+                      if 'vring' in s.name and s.sh_size]
+            self._high = spans
+        if any(s <= value < e for s, e, _ in self._high):
+            return []
+        for s, e, where in self._high:
+            if e <= U32_END:
+                continue
+            alias = (max(s, U32_END) & ~0xFFFFFFFF) | value
+            if alias < s:
+                alias += U32_END
+            if alias < e:
+                return [finding('VRING-10', f'{what} {value:#x} is the low 32 bits of '
+                                f'{alias:#x} ({where}): the u32 field cannot hold the address',
+                                obj, [(alias, alias + 1)])]
+        return []
 
     def carveout_rules(self, e):
         """ENT-02: a carveout lies inside a region of this domain; on xlnx its

@@ -292,6 +292,17 @@ def test_every_rule_has_a_broken_image():
     assert set(RULES) - {c.rule for c in CASES} == {'SEG-03', 'HVL-01'}
 
 
+def test_every_rule_is_documented():
+    """docs/amp-validate.md has one row per rule, with the default severity first."""
+    rows = {}
+    for line in (REPO / 'docs' / 'amp-validate.md').read_text().splitlines():
+        cells = [c.strip() for c in line.split('|')[1:-1]]
+        if len(cells) == 4 and cells[0] in RULES:
+            rows[cells[0]] = cells[1]
+    assert set(rows) == set(RULES)
+    assert {r: s.split()[0] for r, s in rows.items()} == {r: RULES[r].severity for r in RULES}
+
+
 # -- firmware built from what amp-config generates --------------------------
 
 ENTRY = {'EM_ARM': ('r5', '_vector_table'), 'EM_AARCH64': ('a53', '_start')}

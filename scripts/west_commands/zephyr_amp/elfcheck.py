@@ -7,12 +7,17 @@ messages) to one ELF and returns a ``Report`` of ``Finding``s:
 - always: the container rules (ELF-01..04, 06..08), the segment rules
   (SEG-01..03, 05, 06, 10), the placement of ``.resource_table`` (RSC-01..06),
   its header (HDR-01..06) and its entries (ENT-01, TRACE-01/02, VDEV-01..04,
-  VRING-01/02/03/06/07/08 and the symmetric half of VRING-09);
+  VRING-01/02/03/06/07/08 and the symmetric half of VRING-09), VRING-10 for
+  a 64-bit image's addresses cut to 32 bits, and PLAT-01 (the Xilinx attach
+  metadata, when the image has ``.resource_table_metadata``);
 - with a layout (the dict of a layout.json, docs/layout-json.md) and a domain:
   ELF-05, SEG-04, SEG-07, SEG-08, SEG-09, SEG-11, RSC-07, ENT-02, ENT-03,
   VRING-04/05, the vrings the host allocates (``da`` ANY) placed where the
-  layout puts them for VRING-07/08, the buffer pool of VRING-09, LAY-01 (the
-  table's entries equal the layout's, field by field) and HVL-01 (the HVL pool
+  layout puts them for VRING-07/08, the buffer pool of VRING-09, VRING-10 for
+  what the layout puts at or above 4 GiB, the place of the attach metadata
+  (PLAT-01, xlnx), PLAT-02 (a Zephyr image whose table is not where the
+  layout reserved it: how to link amp_sections.ld), LAY-01 (the table's
+  entries equal the layout's, field by field) and HVL-01 (the HVL pool
   symbols and ``.shared.vring`` sections).
 
 LAY-01 and HVL-01 are this checker's own IDs: loader-rules.md has no rule that

@@ -292,3 +292,23 @@ def test_linux_overlay_and_device_file(system, generated, tmp_path):
     assert (ipi["driver"]["name"], ipi["driver"]["mask"]) == ("rpu0", 0x100)
     assert (ipi["device"]["name"], ipi["device"]["mask"]) == ("apu", 0x1)
     assert ipi["registers"]["trig"] == 0 and ipi["registers"]["isr"] == 0x10
+
+
+# -- memory map ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("system", SYSTEMS, ids=IDS)
+def test_memory_map_shows_windows_vrings_and_pool_inside_the_region(system, generated):
+    out, lay = generated(system)
+    lk = hvl_link(lay)
+    text = (out / "memory-map.txt").read_text()
+    section = text.split("\n\nphysical addresses\n", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split() for line in section.splitlines()[1:] if "(gap)" not in line]
+    names = [r[4] for r in rows]
+    inside = [f"{lk['name']}_{d['name']}_mmio" for d in lk["devices"]] + \
+        [q["region"] for d in lk["devices"] for q in d["queues"]] + [lk["pool"]["region"]]
+    at = names.index(lk["shm"])
+    assert names[at + 1:at + 1 + len(inside)] == inside       # in address order, nested
+    for row in rows[at + 1:at + 1 + len(inside)]:
+        assert int(row[0], 16) >= int(rows[at][0], 16) and int(row[1], 16) <= int(rows[at][1], 16)
+    svg = (out / "memory-map.svg").read_text()
+    assert all(f">{name}  [" in svg for name in inside)

@@ -314,3 +314,18 @@ def test_qemu_maps_the_plain_memory_file(gen, tmp_path):
     assert bar_size(dev["props"], 2) == lk["ivshmem"]["size"]
     mem = out / lk["run"]["mem_path"]
     assert mem.is_file() and mem.stat().st_size == lk["ivshmem"]["size"]
+
+
+def test_memory_map_shows_the_bar_layout(gen):
+    out, lay = gen()
+    text = (out / "memory-map.txt").read_text()
+    section = text.split("\n\nivshmem link ivshmem0: offsets in its shared-memory BAR\n")[1]
+    rows = [line.split() for line in section.split("\n\n")[0].splitlines()[1:]]
+    iv = ivshmem_link(lay)["ivshmem"]
+    assert [(r[4], int(r[0], 16)) for r in rows] == [
+        ("ivshmem0_bar", 0), ("ivshmem0_status", iv["status"]["offset"]),
+        ("ivshmem0_vring0", iv["vrings"][0]["offset"]),
+        ("ivshmem0_vring1", iv["vrings"][1]["offset"]),
+        ("ivshmem0_buffers", iv["buffers"]["offset"])]
+    for domain in ("host", "remote"):
+        assert f"\n\nQEMU instance of {domain}: physical addresses\n" in text

@@ -268,3 +268,13 @@ def test_qemu_puts_each_device_on_the_bus_the_overlay_claims(out, layout, zephyr
     # the console's port sits on the serial device's own bus
     con = next(d for d in native_devices(layout) if d["type"] == "console")
     assert found[f"{con['qemu']['id']}_port"][:2] == ("virtconsole", f"{con['qemu']['id']}.0")
+
+
+def test_memory_map_shows_the_transports_in_the_instance(out, layout):
+    text = (out / "memory-map.txt").read_text()
+    section = text.split("\n\nQEMU instance of app: physical addresses\n")[1]
+    rows = {line.split()[4]: line.split() for line in section.splitlines()[1:]
+            if "(gap)" not in line}
+    for dev in native_devices(layout):
+        row = rows[dev["window"]["region"]]
+        assert (int(row[0], 16), row[5]) == (dev["window"]["base"], "mmio_window")

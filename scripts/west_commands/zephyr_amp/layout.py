@@ -1050,6 +1050,17 @@ class _Placer:
                     raise self.err(r.origin, f"{r.name} {r.span()} is hidden behind the TCM "
                                    f"of {name} (local addresses below {low_end:#x})",
                                    f"place it at or above {low_end:#x}")
+        # a 32-bit core reaches only its low 4 GiB; resource-table fields are 32-bit
+        for name, dl in self.domains.items():
+            in_table = {r.name for r in [dl.trace, *dl.carveouts] if r} if dl.rsc_table else set()
+            narrow = dl.domain.arch != "aarch64"
+            for r in self.regions:
+                if (name in r.users and narrow or r.name in in_table) \
+                        and r.view(name) + r.size > ADDR32:
+                    why = (f"the 32-bit cores of {name} cannot reach it" if narrow else
+                           "resource-table addresses are 32-bit")
+                    raise self.err(r.origin, f"{r.name} {r.span()} is above 4 GiB; {why}",
+                                   "place it below 4 GiB")
 
 
 def _source_name(path):

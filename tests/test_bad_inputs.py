@@ -103,6 +103,8 @@ CASES = [
      'shared-memory[0].size: ipc is 0x2000 bytes, its links need 0x4000 (vrings and rpmsg buffers of rpmsg0); use at least 0x4000, or leave size out'),
     ('python_tag.yaml', 4, 14,
      'description: YAML tag !!python/object/apply:os.system is not allowed here; use plain maps, lists, numbers and strings'),
+    ('r5_firmware_above_4g.yaml', 7, 5,
+     'domains[0].firmware: rpu0_fw [0x800000000, 0x800100000) is above 4 GiB; the 32-bit cores of rpu0 cannot reach it; place it below 4 GiB'),
     ('region_name_clash.yaml', 11, 9,
      'domains[0].carveouts[0]: two regions are named rpu0_trace; rename the domain, carveout or link so names differ'),
     ('remote_is_linux.yaml', 15, 13,
@@ -151,7 +153,8 @@ LAYOUT_ERRORS = {"carveout_overlaps_pool.yaml", "firmware_too_small.yaml",
                  "hidden_behind_tcm.yaml", "misaligned_base.yaml", "outside_memory.yaml",
                  "overlap_pools.yaml", "pool_too_small.yaml", "region_name_clash.yaml",
                  "trace_too_big.yaml", "vring_align_above_page.yaml",
-                 "trace_too_big_for_default_firmware.yaml", "too_many_links.yaml"}
+                 "trace_too_big_for_default_firmware.yaml", "too_many_links.yaml",
+                 "r5_firmware_above_4g.yaml"}
 
 
 def test_table_and_directory_agree():

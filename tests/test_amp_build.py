@@ -336,6 +336,10 @@ def test_shards_cover_the_matrix_once(ws):
     shares = [dry_labels(ws, "--shard", f"{i}/3") for i in (1, 2, 3)]
     assert sorted(x for s in shares for x in s) == sorted(everything)
     assert max(map(len, shares)) - min(map(len, shares)) <= 1
+    empty = amp_build(ws, "--system", "kv260-rpmsg", "--shard", "2/2")    # one entry, 2 shares
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout.strip() == ("amp-build: share 2/2 of the selected entries is empty; "
+                                    "nothing to build")
 
 
 def test_emit_matrix_github(ws):

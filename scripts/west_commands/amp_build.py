@@ -111,6 +111,10 @@ class AmpBuild(WestCommand):
             return 0
         if args.jobs < 1:
             raise UsageError(f"-j {args.jobs}: expected at least 1")
+        if not jobs:
+            self.inf(f"amp-build: share {shard} of the selected entries is empty; "
+                     "nothing to build")
+            return 0
         topdir = Path(self.topdir)
         plan = build.plan(jobs, args.build_root, topdir, pristine=args.pristine,
                           extra_module=not self._module_in_workspace())

@@ -241,6 +241,33 @@ def test_failed_build_shows_the_tail_of_its_log_and_where_it_is(ws, tmp_path):
     assert "0 passed (0 up to date), 1 failed" in r.stdout
 
 
+def test_entries_that_cannot_be_configured_fail_alone(ws, tmp_path):
+    """A domain that is not a Zephyr domain of its system, or a board that is not the
+    domain's target: those entries fail (stage config) with the reason, the rest builds."""
+    m = write_matrix(tmp_path, RSC + rsc("linux").replace("domain: rpu0", "domain: linux")
+                     + rsc("board").replace("board: kv260_r5", "board: qemu_cortex_r5"))
+    out = tmp_path / "r.json"
+    r = amp_build(ws, "--matrix", m, "--build-root", tmp_path / "out", "--json", out,
+                  "--junit", tmp_path / "j.xml")
+    assert r.returncode == 1, r.stdout + r.stderr
+    got = results(json.loads(out.read_text()))
+    assert got["kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0"]["status"] == "ok"
+    assert (got["linux"]["status"], got["linux"]["stage"]) == ("failed", "config")
+    assert got["linux"]["message"] == (f"{m}:8: domain 'linux' of kv260-rpmsg.yaml runs linux, "
+                                       "not Zephyr; its Zephyr domains: rpu0")
+    assert got["board"]["message"] == (
+        f"{m}:13: board qemu_cortex_r5 is not the target of kv260-rpmsg:rpu0 (kv260_r5); the "
+        "generated overlay is written for that board: build with board: kv260_r5, or set "
+        "target: in the system")
+    assert not (tmp_path / "out" / "linux").exists()       # nothing was built for them
+    assert "--- board: FAILED (config): " in r.stdout
+    errors = [c.find("error") for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")]
+    assert sorted(e.get("type") for e in errors if e is not None) == ["config", "config"]
+    d = amp_build(ws, "--matrix", m, "--dry-run")
+    assert d.returncode == 1
+    assert f"  cannot configure: {got['linux']['message']}" in d.stdout
+
+
 # -- incremental --------------------------------------------------------------------
 
 def test_changed_inputs_rebuild_only_their_entries(ws, tmp_path):

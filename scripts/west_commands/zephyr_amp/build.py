@@ -178,9 +178,9 @@ def _problem(job, sysc):
     zephyr = sorted(n for n, d in domains.items() if d.get("os") == "zephyr")
     dom = domains.get(job.domain)
     if dom is None or dom.get("os") != "zephyr":
-        what = "no domain" if dom is None else f"no Zephyr domain (it runs {dom.get('os')})"
-        return (f"{job.where}: {job.system.name} has {what} '{job.domain}'; its Zephyr domains: "
-                f"{', '.join(zephyr) or 'none'}")
+        what = (f"{job.system.name} has no domain '{job.domain}'" if dom is None else
+                f"domain '{job.domain}' of {job.system.name} runs {dom.get('os')}, not Zephyr")
+        return f"{job.where}: {what}; its Zephyr domains: {', '.join(zephyr) or 'none'}"
     target = (dom.get("target") or "").split("/")[0]
     if target and target != job.board_name:
         return (f"{job.where}: board {job.board} is not the target of {job.system_name}:"

@@ -29,6 +29,11 @@ memory and write everything each side needs:
   <out>/<zephyr domain>/amp.cmake         wires the above in (-DAMP_CMAKE=...)
   <out>/<linux domain>/amp.dtso           Linux overlay: reserved-memory,
                                           remoteproc and mailbox nodes
+  <out>/<zephyr domain>/amp_hvl.ld        HVL: .shared.vring.* and __shmem0_* symbols
+  <out>/<domain>/qemu.args                QEMU arguments (virtio-mmio slots, ivshmem)
+  <out>/<device domain>/<link>.hvl.json   HVL: what the device process needs
+  <out>/<link>/ivshmem-server.args        ivshmem: the server's command line
+  <out>/run-qemu.sh                       ivshmem: start the server and both QEMUs
   <out>/layout.json                       every region, vring and table
   <out>/memory-map.svg, memory-map.txt    the memory map, drawn and tabled
 

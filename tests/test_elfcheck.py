@@ -458,11 +458,12 @@ def test_zephyr_placement_advice_needs_a_zephyr_image_and_a_layout(fw_dir, broke
     zephyr = fw.build('a53', fw_dir, 'a53-zephyr-table-moved',
                       ld_defines=dict(moved, INITLEVEL=None))
     assert [(f.rule, f.severity, f.message) for f in _check(zephyr, 'a53').findings] == [
-        ('RSC-07', 'error', '.resource_table is at 0x400ff008, the layout puts it at '
-         '0x400ff000'),
-        ('PLAT-02', 'info', 'Zephyr image not linked with the generated amp_sections.ld (or '
-         'with a stale one): build with -DAMP_CMAKE=<amp-config output>/a53/amp.cmake or add '
-         'zephyr_linker_sources(SECTIONS <amp-config output>/a53/amp_sections.ld)')]
+        ('RSC-07', 'error', ('.resource_table is at 0x400ff008, the layout puts it at '
+                             '0x400ff000')),
+        ('PLAT-02', 'info', ('Zephyr image not linked with the generated amp_sections.ld (or '
+                             'with a stale one): build with -DAMP_CMAKE=<amp-config output>/a53/'
+                             'amp.cmake or add zephyr_linker_sources(SECTIONS <amp-config '
+                             'output>/a53/amp_sections.ld)'))]
     assert 'PLAT-02' not in _check_rules(_check(broken['table-orphan'], 'r5', None))
 
 

@@ -829,8 +829,8 @@ class Checker:
                 return e, [finding('ENT-01', f'{e.label} needs {_CARVEOUT.size} bytes, '
                                    f'{avail} left in the table', e.label)]
             _, da, pa, length, flags, reserved, name = _CARVEOUT.unpack_from(data, off)
-            e.fields = dict(da=da, pa=pa, len=length, flags=flags, reserved=reserved,
-                            name=c_name(name))
+            e.fields = {'da': da, 'pa': pa, 'len': length, 'flags': flags,
+                        'reserved': reserved, 'name': c_name(name)}
             e.size = _CARVEOUT.size
             if reserved:
                 out.append(finding('ENT-01', f'reserved is {reserved:#x}, must be 0',
@@ -844,7 +844,7 @@ class Checker:
                 return e, [finding('TRACE-01', f'{e.label} needs {_TRACE.size} bytes, '
                                    f'{avail} left in the table', e.label)]
             _, da, length, reserved, name = _TRACE.unpack_from(data, off)
-            e.fields = dict(da=da, len=length, reserved=reserved, name=c_name(name))
+            e.fields = {'da': da, 'len': length, 'reserved': reserved, 'name': c_name(name)}
             e.size = _TRACE.size
             if reserved:
                 out.append(finding('TRACE-01', f'reserved is {reserved:#x}, must be 0',
@@ -867,8 +867,9 @@ class Checker:
                             'the table', e.label)]
         (_, vid, notifyid, dfeatures, gfeatures, config_len, status, nvr,
          reserved) = _VDEV.unpack_from(data, off)
-        e.fields = dict(id=vid, notifyid=notifyid, dfeatures=dfeatures, gfeatures=gfeatures,
-                        config_len=config_len, status=status, num_of_vrings=nvr, vrings=[])
+        e.fields = {'id': vid, 'notifyid': notifyid, 'dfeatures': dfeatures,
+                    'gfeatures': gfeatures, 'config_len': config_len, 'status': status,
+                    'num_of_vrings': nvr, 'vrings': []}
         need = _VDEV.size + _VRING.size * nvr + config_len
         e.size = min(need, avail)
         out = []
@@ -890,7 +891,7 @@ class Checker:
                                e.label + ' field ' + ('status' if status else 'gfeatures')))
         for j in range(min(nvr, (avail - _VDEV.size) // _VRING.size)):
             da, align, num, vnotify, _ = _VRING.unpack_from(data, off + _VDEV.size + 20 * j)
-            e.fields['vrings'].append(dict(da=da, align=align, num=num, notifyid=vnotify))
+            e.fields['vrings'].append({'da': da, 'align': align, 'num': num, 'notifyid': vnotify})
         return out
 
     def entry_rules(self, entries):

@@ -38,9 +38,33 @@ def check(source, schema_name):
     except PyKwalifyException as e:    # pragma: no cover - pykwalify internal trouble
         raise InputError(source.display, 0, 0, "", f"schema check failed: {e}") from None
     problems = [_translate(source, schema, e) for e in core.validation_errors_exceptions]
+    # pykwalify lets an optional key be null ('links:' with nothing after it); the
+    # checks after it expect a value of the schema's type, so say so here
+    nulls = [_null(source, schema, path) for path in _null_paths(source.data)]
+    problems = [p for p in problems if p.key not in {n.key for n in nulls}] + nulls
     if problems:
         problems.sort(key=lambda p: (p.line, p.column, str(p)))
         raise problems[0]
+
+
+def _null_paths(data, path=()):
+    items = data.items() if isinstance(data, dict) else \
+        enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        if value is None:
+            yield path + (key,)
+        else:
+            yield from _null_paths(value, path + (key,))
+
+
+def _null(source, schema, path):
+    wanted = _schema_at(schema, path) or {}
+    word = _TYPE_WORDS.get(wanted.get("type"), "a value")
+    if wanted.get("type") == "scalar":
+        word = "a number or size"
+    what = "item" if isinstance(path[-1], int) else "key"
+    return source.error(path, f"expected {word}, got nothing", "give it a value"
+                        + ("" if wanted.get("required") else f" or remove the {what}"))
 
 
 def _path(data, text):

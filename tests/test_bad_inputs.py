@@ -249,3 +249,58 @@ def test_check_writes_nothing_either(west_workspace, tmp_path):  # noqa: F811
     assert res.returncode == 0, res.stderr
     assert "nothing written (--check)" in res.stdout
     assert not (Path(manifest) / "build").exists()
+
+
+def _mutate(rng, text):
+    """One to three random edits of a YAML text: values, lines, characters."""
+    tokens = ["0", "-1", "0x0", "3", "0xffffffff", "0x100000000", "1G", "''", "[]", "{}",
+              "null", "true", "x", "rpu0", "linux", "r5_0", "a53_0", "tcm", "ddr", "split",
+              "lockstep", "rpmsg", "ivshmem", "virtio-mmio", "native", "hvl", "net", "512"]
+    chars = [":", "[", "]", "{", "}", "&a ", "*a", "!!str ", "\t", "- ", "  ", '"', "'", "#",
+             ",", "?", "|", "%", "@", "`", "\x00", "\u00e9", "<<: "]
+    lines = text.splitlines()
+    for _ in range(rng.randint(1, 3)):
+        k = rng.randrange(len(lines))
+        op = rng.randrange(5)
+        if op == 0 and ":" in lines[k]:
+            lines[k] = lines[k].partition(":")[0] + ": " + rng.choice(tokens)
+        elif op == 1 and len(lines) > 1:
+            del lines[k]
+        elif op == 2:
+            lines.insert(k, lines[rng.randrange(len(lines))])
+        elif op == 3:
+            j = rng.randrange(len(lines))
+            lines[k], lines[j] = lines[j], lines[k]
+        else:
+            pos = rng.randrange(len(lines[k]) + 1)
+            lines[k] = lines[k][:pos] + rng.choice(chars) + lines[k][pos + rng.randint(0, 2):]
+    return "\n".join(lines) + "\n"
+
+
+def test_mutated_systems_fail_cleanly(tmp_path):
+    """Seeded random edits of every valid system (bounded: 150 variants, a few seconds):
+    each one either configures or fails with an AmpError naming the file; never
+    another exception (a traceback for the user)."""
+    import random
+
+    from helpers import ALL_SYSTEMS
+
+    rng = random.Random(20261124)
+    texts = [p.read_text() for p in ALL_SYSTEMS]
+    f = tmp_path / "mutant.yaml"
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(150):
+        text = _mutate(rng, rng.choice(texts))
+        f.write_text(text, encoding="utf-8")
+        try:
+            config.configure(f, board_roots=[TEST_BOARDS])
+            outcomes["ok"] += 1
+        except AmpError as e:
+            outcomes["error"] += 1
+            assert str(e).startswith(str(f)), str(e)
+            assert "\n" not in str(e)
+            if getattr(e, "line", 0):
+                assert 1 <= e.line <= text.count("\n") + 1, (str(e), text)
+        except Exception as e:      # noqa: BLE001 - the point of the test
+            pytest.fail(f"{type(e).__name__}: {e} for:\n{text}")
+    assert outcomes["error"] > 50 and outcomes["ok"] > 5, outcomes

@@ -332,16 +332,32 @@ def _generated_images(out):
                                                               .get('lovec', views[r]))))
             data = next((r for r in regions if r != code), code)
             here = gen / name
+            ld_defines = {'CODE_REGION': code, 'DATA_REGION': data, 'ENTRY_SYMBOL': entry}
+            sources = [fw.HERE / fw.TARGETS[target]['main'], here / 'resource_table.c']
+            if (here / 'amp_hvl.ld').exists():
+                ld_defines['HAVE_AMP_HVL'] = None
+                sources.append(_hvl_vrings(layout, name, out / f'{path.stem}-{name}-hvl.c'))
             elf = fw.build(target, out, f'{path.stem}-{name}',
-                           defines={'NO_TRACE_BUF': None},
-                           ld_defines={'CODE_REGION': code, 'DATA_REGION': data,
-                                       'ENTRY_SYMBOL': entry},
+                           defines={'NO_TRACE_BUF': None}, ld_defines=ld_defines,
                            ld_template=fw.HERE / 'generated.ld.in',
-                           ldflags=(f'-Wl,-L{here}',),
-                           sources=[fw.HERE / fw.TARGETS[target]['main'],
-                                    here / 'resource_table.c'],
+                           ldflags=(f'-Wl,-L{here}',), sources=sources,
                            table_header='', include_dirs=[here])
             yield path.stem, name, elf, layout
+
+
+def _hvl_vrings(layout, domain, path):
+    """A C file with one array per HVL vring of the domain, each in the
+    .shared.vring.N section the HVL driver defines it in."""
+    lines = []
+    for link in layout['links']:
+        if link.get('transport') == 'hvl' and link.get('driver') == domain:
+            for dev in link['devices']:
+                for q in dev['queues']:
+                    n = q['section'].rsplit('.', 1)[1]
+                    lines.append(f'__attribute__((section("{q["section"]}"), used)) '
+                                 f'char hvl_vring{n}[{q["size"]}];')
+    path.write_text('\n'.join(lines) + '\n')
+    return path
 
 
 @pytest.fixture(scope='session')
@@ -469,7 +485,8 @@ def test_zephyr_placement_advice_needs_a_zephyr_image_and_a_layout(fw_dir, broke
 
 def test_hvl_pool_symbols(fw_dir):
     lay = copy.deepcopy(fw.KV260_LAYOUT)
-    lay['links'].append({'name': 'hvl0', 'type': 'hvl', 'remote': 'rpu0', 'host': 'linux',
+    lay['links'].append({'name': 'hvl0', 'type': 'virtio-mmio', 'transport': 'hvl',
+                         'driver': 'rpu0', 'device': 'linux', 'domains': ['rpu0', 'linux'],
                          'pool': {'base': 0x3ED41000, 'size': 0x3F000},
                          'vring_section_base': 0x3ED40000})
     good = fw.build('r5', fw_dir, 'hvl-good', ld_defines={'HVL': None, 'HVL_POOL': '0x3ed41000'})

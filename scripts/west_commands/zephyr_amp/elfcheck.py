@@ -321,7 +321,8 @@ class Target:
                    load=load, areas=areas,
                    table=(layout.get('resource_tables') or {}).get(domain),
                    table_place=dom.get('resource_table'), vdevs=vdevs,
-                   hvl=[ln for ln in links if ln.get('type') == 'hvl'])
+                   hvl=[ln for ln in links if ln.get('transport') == 'hvl'
+                        and ln.get('driver', domain) == domain])
 
     def area(self, name):
         return next((a for a in self.areas if a.name == name), None)
@@ -1224,24 +1225,30 @@ class Checker:
             if not pool:
                 continue
             base, end = pool['base'], pool['base'] + pool['size']
-            want = {'__shmem0_pool_start': base, '__shmem0_end': end}
-            vbase = link.get('vring_section_base')
-            if vbase is not None:
-                want['__shmem0_start'] = vbase
-            for sym, value in want.items():
+            want = dict(link.get('symbols') or {})
+            want.setdefault('__shmem0_pool_start', base)
+            want.setdefault('__shmem0_end', end)
+            if link.get('vring_section_base') is not None:
+                want.setdefault('__shmem0_start', link['vring_section_base'])
+            for sym, value in sorted(want.items()):
                 have = self.image.symbol(sym)
                 if have != value:
                     what = 'is missing' if have is None else f'is {have:#x}'
                     out.append(finding('HVL-01', f'{sym} {what}, the layout says {value:#x}',
                                        f'symbol {sym}', [(base, end)], link.get('name')))
-            vrings = [s for s in self.image.shdrs if s.name.startswith('.shared.vring')]
-            if not vrings:
+            sections = {s.name: s for s in self.image.shdrs
+                        if s.name.startswith('.shared.vring')}
+            queues = [q for d in link.get('devices') or () for q in d.get('queues') or ()
+                      if q.get('section')]
+            if not sections:
                 out.append(finding('HVL-01', 'no .shared.vring section; the HVL vrings must be '
                                    'linked at the start of the shared region', '.shared.vring',
                                    region=link.get('name')))
-            elif vbase is not None and vrings[0].sh_addr != vbase:
-                s = vrings[0]
-                out.append(finding('HVL-01', f'{s.name} is at {s.sh_addr:#x}, the layout says '
-                                   f'{vbase:#x}', s.name, [(s.sh_addr, s.sh_addr + s.sh_size)],
-                                   link.get('name')))
+                continue
+            for q in queues:
+                s = sections.get(q['section'])
+                if s is not None and s.sh_addr != q['base']:
+                    out.append(finding('HVL-01', f'{s.name} is at {s.sh_addr:#x}, the layout '
+                                       f'says {q["base"]:#x} ({q.get("region")})', s.name,
+                                       [(s.sh_addr, s.sh_addr + s.sh_size)], link.get('name')))
         return out

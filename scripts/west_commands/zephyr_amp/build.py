@@ -38,6 +38,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -533,20 +534,22 @@ class _Revisions:
 
     def __init__(self, zephyr):
         self._cache = {}
+        self._lock = threading.Lock()       # jobs ask from several threads: compute once
         self.zephyr = Path(zephyr)
 
     def of(self, path):
         path = Path(path)
-        top = _git(path, "rev-parse", "--show-toplevel")
-        if top is None:
-            key = ("dir", str(path))
-            if key not in self._cache:
-                self._cache[key] = "content:" + _tree_hash(path)
-            return self._cache[key]
-        top = top.strip()
-        if top not in self._cache:
-            self._cache[top] = _git_revision(Path(top))
-        return self._cache[top]
+        with self._lock:
+            if path not in self._cache:
+                top = _git(path, "rev-parse", "--show-toplevel")
+                if top is None:
+                    self._cache[path] = "content:" + _tree_hash(path)
+                else:
+                    top = Path(top.strip())
+                    if top not in self._cache:
+                        self._cache[top] = _git_revision(top)
+                    self._cache[path] = self._cache[top]
+            return self._cache[path]
 
     def of_zephyr(self):
         """The revision of the tree `west build` comes from."""

@@ -170,7 +170,8 @@ def test_zephyr_to_zephyr_link_finds_the_rpu_mailbox(tmp_path):
         links:
           - {name: l, type: rpmsg, host: a, remote: b}
         """)
-    assert s.links[0].mailbox == "rpu0_rpu1"
+    # the link's mailbox is the remote's own (RPU1 kicks RPU0 through rpu1_rpu0)
+    assert s.links[0].mailbox == "rpu1_rpu0"
 
 
 def test_buffers_for_a_linux_host(tmp_path):

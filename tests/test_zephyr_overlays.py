@@ -174,15 +174,10 @@ def test_overlay_check_catches_a_wrong_address(generated, zephyr_dts, tmp_path):
     assert any("zephyr,ipc_shm (address, size)" in p for p in problems), problems
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the board data gives a Zephyr-to-Zephyr pair "
-                   "one mailbox label, so RPU1 gets RPU0's rpu0_rpu1_mailbox")
 def test_each_remote_uses_its_own_ipi(zephyr_dts, tmp_path):
-    """zephyr,ipc must be a mailbox of the domain's own IPI channel (local-ipi-id of its core).
-
-    Known bug, left for the board data's owner: a Zephyr-to-Zephyr link between
-    RPU0 and RPU1 has one board mailbox (rpu0_rpu1, a child of rpu0_ipi), and
-    both sides get it, so RPU1 would drive RPU0's IPI.
-    """
+    """zephyr,ipc must be a mailbox of the domain's own IPI channel (local-ipi-id of its core):
+    on a Zephyr-to-Zephyr link RPU0 kicks through rpu0_rpu1_mailbox, RPU1 through
+    rpu1_rpu0_mailbox."""
     from zephyr_amp import config
 
     yaml_text = """\

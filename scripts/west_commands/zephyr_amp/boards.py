@@ -110,11 +110,14 @@ class Board:
         return next((m for m in self.memory if m.name == name), None)
 
     def mailbox_between(self, a, b):
-        """The mailbox whose 'between' names a (a core) and b (core or IPI agent)."""
-        for mb in self.mailboxes:
-            if a in mb.between and any(x in mb.between for x in b):
-                return mb
-        return None
+        """The mailbox core a uses to reach b (cores or IPI agents).
+
+        The first name of 'between' is the side whose devicetree label the
+        mailbox is (rpu0_rpu1_mailbox is RPU0's, rpu1_rpu0_mailbox RPU1's);
+        one that only names a elsewhere is the fallback."""
+        near = [mb for mb in self.mailboxes if a in mb.between
+                and any(x in mb.between for x in b if x != a)]
+        return next((mb for mb in near if mb.between[0] == a), near[0] if near else None)
 
 
 def board_roots(extra=()):

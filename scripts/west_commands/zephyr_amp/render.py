@@ -120,7 +120,7 @@ def _zephyr_files(env, layout, dl, common):
                               f"{lk.link.type} link {lk.link.name}: vrings and buffers",
                               ["zephyr,memory-region", "mmio-sram"],
                               f"AMP_{lk.link.name.upper()}_SHM"))
-        mb = lk.mailbox
+        mb = _own_mailbox(layout, lk, name)
         if mb and mb.zephyr_label:
             if not any(p == "zephyr,ipc" for p, _ in chosen):
                 chosen.append(("zephyr,ipc", mb.zephyr_label))
@@ -168,6 +168,18 @@ def _zephyr_files(env, layout, dl, common):
             "zephyr/amp_sections.ld.j2").render(tctx)
     files.update(_virtio_zephyr_files(env, layout, dl, common, ctx))
     return files
+
+
+def _own_mailbox(layout, lk, name):
+    """The mailbox domain `name` kicks its peer of link lk through: the link's
+    for its remote, the host's own channel for a Zephyr host."""
+    if name == lk.link.remote:
+        return lk.mailbox
+    board = layout.system.board
+    own = layout.domains[name].domain
+    peer = layout.domains[lk.link.remote].domain
+    return board.mailbox_between(own.core, peer.cores + [ipi.name for ipi in board.ipi.values()
+                                                         if ipi.core in peer.cores])
 
 
 def _kconfig(layout, dl, links):

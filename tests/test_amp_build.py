@@ -324,6 +324,10 @@ def test_changed_sample_tree_and_pristine_rebuild(tmp_path):
     assert status() == ["ok"]                    # the tree is dirty now: a new revision
     assert status() == ["up-to-date"]            # and the same dirty state again
     assert status("--pristine") == ["ok"]
+    # a build root inside the sample's repository is not an input of its own builds
+    inside = ("--build-root", top / "zephyr" / "build" / "amp-build")
+    assert status(*inside) == ["ok"]
+    assert status(*inside) == ["up-to-date"]
 
 
 # -- planning without Zephyr, shards, the CI matrix ---------------------------------

@@ -373,7 +373,7 @@ def execute(plan_, jobs=1, on_done=None, environ=None):
     """Run every step, `jobs` at a time; on_done(done, total, JobResult) as each ends.
     Returns the JobResults in plan order."""
     write_generated(plan_)
-    revisions = _Revisions(plan_.zephyr or plan_.topdir / "zephyr")
+    revisions = _Revisions(plan_.zephyr or plan_.topdir / "zephyr", exclude=plan_.root)
     module = _module_digest()
     total = len(plan_.steps)
     results = [None] * total
@@ -532,8 +532,9 @@ class _Revisions:
     'git:<HEAD>' when clean, plus '+dirty:<hash of the diff and untracked files>'
     when not; a content hash of the folder when it is not in a git repository."""
 
-    def __init__(self, zephyr):
+    def __init__(self, zephyr, exclude=None):
         self._cache = {}
+        self.exclude = Path(exclude) if exclude else None   # the build root, if in a repo
         self._lock = threading.Lock()       # jobs ask from several threads: compute once
         self.zephyr = Path(zephyr)
 
@@ -547,7 +548,7 @@ class _Revisions:
                 else:
                     top = Path(top.strip())
                     if top not in self._cache:
-                        self._cache[top] = _git_revision(top)
+                        self._cache[top] = _git_revision(top, self.exclude)
                     self._cache[path] = self._cache[top]
             return self._cache[path]
 
@@ -565,13 +566,19 @@ def _git(cwd, *args, binary=False):
     return r.stdout if r.returncode == 0 else None
 
 
-def _git_revision(top):
+def _git_revision(top, exclude=None):
+    """HEAD, and a hash of the changes when the tree is dirty. Our own build root is
+    left out when it lies inside the repository (its outputs are not inputs)."""
+    spec = []
+    if exclude is not None and exclude.is_relative_to(top):
+        spec = ["--", ".", f":(exclude){exclude.relative_to(top).as_posix()}"]
     head = (_git(top, "rev-parse", "HEAD") or "no-commit").strip()
-    status = _git(top, "status", "--porcelain=v1", "-z", "--untracked-files=all", binary=True)
+    status = _git(top, "status", "--porcelain=v1", "-z", "--untracked-files=all", *spec,
+                  binary=True)
     if not status:
         return f"git:{head}"
     h = hashlib.sha256(status)
-    h.update(_git(top, "diff", "HEAD", "--binary", binary=True) or b"")
+    h.update(_git(top, "diff", "HEAD", "--binary", *spec, binary=True) or b"")
     for entry in status.split(b"\0"):
         if entry.startswith(b"?? "):
             p = top / os.fsdecode(entry[3:])

@@ -109,6 +109,8 @@ CASES = [
      'domains[0].firmware: rpu0_fw [0x800000000, 0x800100000) is above 4 GiB; the 32-bit cores of rpu0 cannot reach it; place it below 4 GiB'),
     ('region_name_clash.yaml', 11, 9,
      'domains[0].carveouts[0]: two regions are named rpu0_trace; rename the domain, carveout or link so names differ'),
+    ('rpmsg_between_qemu_instances.yaml', 11, 11,
+     'links[0].type: on board qemu_cortex_a53 every domain is its own QEMU instance, so host and remote share no memory for vrings; use a link of type ivshmem between them'),
     ('remote_is_linux.yaml', 15, 13,
      "links[0].remote: remote 'linux' runs linux; this tool generates remote firmware files for Zephyr only; make a Zephyr domain the remote"),
     ('syntax_error.yaml', 8, 9,

@@ -310,6 +310,7 @@ ENTRY = {'EM_ARM': ('r5', '_vector_table'), 'EM_AARCH64': ('a53', '_start')}
 
 # The bundled systems, then the valid systems of the amp-config tests (they
 # bring the qemu_cortex_a53 AArch64 and qemu_cortex_r5 domains).
+TEST_BOARDS = REPO / 'tests' / 'data' / 'boards'
 GENERATED_SYSTEMS = SYSTEMS + sorted((REPO / 'tests' / 'data' / 'valid').glob('*.yaml'))
 
 
@@ -320,8 +321,8 @@ def _generated_images(out):
     from zephyr_amp import config
     for path in GENERATED_SYSTEMS:
         gen = out / path.stem
-        config.generate(path, gen)
-        layout = config.layout_for(path)
+        config.generate(path, gen, board_roots=[TEST_BOARDS])
+        layout = config.layout_for(path, board_roots=[TEST_BOARDS])
         for name, dom in sorted(layout['domains'].items()):
             if not dom.get('elf') or dom.get('resource_table') is None:
                 continue

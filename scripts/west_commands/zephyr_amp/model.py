@@ -434,6 +434,10 @@ class _Checker:
                            "an rpmsg link joins two domains")
         remote = system.domain(link.remote)
         host = system.domain(link.host)
+        if self.board.instance_per_domain:
+            raise self.err(p + ("type",), f"on board {self.board.name} every domain is its own "
+                           f"QEMU instance, so {host.name} and {remote.name} share no memory "
+                           "for vrings", "use a link of type ivshmem between them")
         if remote.os != "zephyr":
             raise self.err(p + ("remote",), f"remote '{remote.name}' runs {remote.os}; this tool "
                            "generates remote firmware files for Zephyr only",

@@ -3,8 +3,10 @@
  *
  * Resource table of domain rpu0: the same API as Zephyr's
  * lib/open-amp/resource_table.h (rsc_table_get(), rsc_table_to_vdev(),
- * rsc_table_get_vring0/1()), so samples build unchanged with
- * CONFIG_OPENAMP_RSC_TABLE=n and this directory on the include path.
+ * rsc_table_get_vring0/1()), so samples build unchanged: amp.cmake puts this
+ * directory first on the include path and builds resource_table.c here in
+ * place of lib/open-amp's (CONFIG_OPENAMP_RSC_TABLE stays y, as the samples'
+ * prj.conf set it).
  */
 
 #ifndef AMP_RESOURCE_TABLE_H

@@ -174,3 +174,18 @@ def west_workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("westws")
     env = west_env(root)
     return make_workspace(root / "ws", env), env
+
+
+def assert_west_rejects(workspace, path, line, column, message, tmp_path, board_root):
+    """`west amp-config PATH` in the workspace fails as a user error should:
+    exit 1, exactly one 'FILE:LINE:COLUMN: message' on stderr, no traceback,
+    and nothing written."""
+    manifest, env = workspace
+    out = tmp_path / "out"
+    res = subprocess.run(["west", "amp-config", str(path), "-o", str(out),
+                          "--board-root", str(board_root)], cwd=manifest, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert res.stderr.strip() == f"FATAL ERROR: {path}:{line}:{column}: {message}"
+    assert list(tmp_path.iterdir()) == []

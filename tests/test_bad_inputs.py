@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DATA, TEST_BOARDS, west_workspace  # noqa: F401
+from helpers import DATA, TEST_BOARDS, assert_west_rejects, west_workspace  # noqa: F401
 from zephyr_amp import config
 from zephyr_amp.errors import AmpError, LayoutError
 
@@ -229,18 +229,9 @@ COMMAND_CASES = ["syntax_error.yaml", "python_tag.yaml", "overlap_pools.yaml",
 
 @pytest.mark.parametrize("name", COMMAND_CASES)
 def test_bad_input_through_west(name, west_workspace, tmp_path):  # noqa: F811
-    manifest, env = west_workspace
     line, column, message = next(c[1:] for c in CASES if c[0] == name)
-    path = INVALID / name
-    out = tmp_path / "out"
-    res = subprocess.run(["west", "amp-config", str(path), "-o", str(out),
-                          "--board-root", str(TEST_BOARDS)], cwd=manifest, env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert res.returncode == 1, res.stderr
-    assert "Traceback" not in res.stderr and "Traceback" not in res.stdout
-    assert res.stderr.strip() == f"FATAL ERROR: {path}:{line}:{column}: {message}"
-    assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert_west_rejects(west_workspace, INVALID / name, line, column, message, tmp_path,
+                        TEST_BOARDS)
 
 
 def test_check_writes_nothing_either(west_workspace, tmp_path):  # noqa: F811

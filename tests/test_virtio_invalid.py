@@ -8,11 +8,10 @@ in a west workspace for the exit code and a stderr without a traceback.
 hvl_no_ipi.yaml uses the test board in invalid_virtio/boards (no mailboxes).
 """
 
-import subprocess
 
 import pytest
 
-from helpers import DATA, west_workspace  # noqa: F401
+from helpers import DATA, assert_west_rejects, west_workspace  # noqa: F401
 from zephyr_amp import config
 from zephyr_amp.errors import AmpError, LayoutError
 
@@ -137,14 +136,5 @@ COMMAND_CASES = ["two_devices_one_slot.yaml", "hvl_pool_too_small.yaml",
 
 @pytest.mark.parametrize("name", COMMAND_CASES)
 def test_bad_input_through_west(name, west_workspace, tmp_path):  # noqa: F811
-    manifest, env = west_workspace
     line, column, message = next(c[1:] for c in CASES if c[0] == name)
-    path = INVALID / name
-    out = tmp_path / "out"
-    res = subprocess.run(["west", "amp-config", str(path), "-o", str(out),
-                          "--board-root", str(BOARDS)], cwd=manifest, env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert res.returncode == 1, res.stderr
-    assert "Traceback" not in res.stderr + res.stdout
-    assert res.stderr.strip() == f"FATAL ERROR: {path}:{line}:{column}: {message}"
-    assert list(tmp_path.iterdir()) == []
+    assert_west_rejects(west_workspace, INVALID / name, line, column, message, tmp_path, BOARDS)

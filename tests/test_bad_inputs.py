@@ -77,6 +77,8 @@ CASES = [
      "domains[1].mode: lockstep takes core r5_1, which domain 'rpu1' uses; use split mode"),
     ('merge_key.yaml', 9, 5,
      'domains[1]: YAML merge keys (<<) are not supported; write the keys out'),
+    ('misspelt_required_key.yaml', 4, 1,
+     "bord: unknown key 'bord'; did you mean 'board'?"),
     ('misaligned_base.yaml', 10, 11,
      'shared-memory[0].base: shared memory ipc base 0x3ed40100 is not aligned to the 0x1000-byte page; use 0x3ed41000'),
     ('missing_link_type.yaml', 12, 5,

@@ -37,14 +37,26 @@ def check(source, schema_name):
         core.validate(raise_exception=False)
     except PyKwalifyException as e:    # pragma: no cover - pykwalify internal trouble
         raise InputError(source.display, 0, 0, "", f"schema check failed: {e}") from None
-    problems = [_translate(source, schema, e) for e in core.validation_errors_exceptions]
+    # A misspelt key is also a missing one: report the misspelling (with its
+    # "did you mean") before the missing key, then the rest in file order.
+    problems = [(_rank(e), _translate(source, schema, e))
+                for e in core.validation_errors_exceptions]
     # pykwalify lets an optional key be null ('links:' with nothing after it); the
     # checks after it expect a value of the schema's type, so say so here
     nulls = [_null(source, schema, path) for path in _null_paths(source.data)]
-    problems = [p for p in problems if p.key not in {n.key for n in nulls}] + nulls
+    null_keys = {n.key for n in nulls}
+    problems = [p for p in problems if p[1].key not in null_keys] + [(1, n) for n in nulls]
     if problems:
-        problems.sort(key=lambda p: (p.line, p.column, str(p)))
-        raise problems[0]
+        problems.sort(key=lambda p: (p[0], p[1].line, p[1].column, str(p[1])))
+        raise problems[0][1]
+
+
+def _rank(e):
+    if e.msg.startswith("Key '{key}' was not defined"):
+        return 0
+    if e.msg.startswith("Cannot find required key"):
+        return 2
+    return 1
 
 
 def _null_paths(data, path=()):

@@ -203,5 +203,6 @@ def parse_size(value):
 
 def did_you_mean(word, choices):
     """', did you mean 'x'?' or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1,
+                                      cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""

@@ -25,6 +25,8 @@ CASES = [
      'description.f[1][1][3][8][7][9]: more than 250000 values once YAML aliases are expanded; write the values out, without nested aliases'),
     ('align_not_pow2.yaml', 17, 14,
      'links[0].vring.align: 24 is not a power of two of at least 4; use 16 (Zephyr) or 0x1000 (Linux page)'),
+    ('board_is_a_path.yaml', 4, 8,
+     "board: '../kv260' is not a valid name; use lowercase letters, digits and '_' (or '-' in a system name), starting with a letter"),
     ('bad_enum_os.yaml', 6, 9,
      "domains[0].os: 'zepyhr' is not allowed; did you mean 'zephyr'?"),
     ('bad_name.yaml', 2, 7,

@@ -6,6 +6,7 @@ returns {relative path: text} and writes nothing; write_outputs() puts a
 whole set in place at once.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -31,7 +32,10 @@ def _dtstr(s):
     return '"' + s + '"'
 
 
+@functools.lru_cache(maxsize=None)
 def environment():
+    """The jinja2 environment; one per process, so each template compiles once
+    (amp-build configures many systems in one run)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True,

@@ -6,6 +6,8 @@ words what was expected. Only the first problem (in file order) is reported:
 one clear message beats a page of follow-on errors.
 """
 
+import copy
+import functools
 import logging
 from pathlib import Path
 
@@ -24,8 +26,17 @@ _TYPE_WORDS = {"str": "a string", "int": "an integer", "bool": "true or false",
 
 
 def load_schema(name):
+    """The schema as data: parsed once per process (libyaml when PyYAML has
+    it: these are our own files, so its error texts never reach a user), and
+    a fresh copy for each caller."""
+    return copy.deepcopy(_parsed_schema(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_schema(name):
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(SCHEMA_DIR / f"{name}.yaml", encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
 
 
 def check(source, schema_name):

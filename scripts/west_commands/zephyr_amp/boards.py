@@ -109,6 +109,13 @@ class Board:
     def memory_named(self, name):
         return next((m for m in self.memory if m.name == name), None)
 
+    def agents(self, cores):
+        """The names a mailbox's 'between' may use for these cores: the cores,
+        their clusters (the APU agent for Linux on the A53s) and their IPI agents."""
+        clusters = sorted({self.cores[c].cluster for c in cores})
+        return list(cores) + clusters + [ipi.name for ipi in self.ipi.values()
+                                         if ipi.core in cores]
+
     def mailbox_between(self, a, b):
         """The mailbox core a uses to reach b (cores or IPI agents).
 

@@ -462,7 +462,7 @@ class _Checker:
                                 "this board has no mailboxes"))
             link.mailbox = ld["mailbox"]
         else:
-            mb = self.board.mailbox_between(remote.core, host.cores + _ipi_agents(self.board, host))
+            mb = self.board.mailbox_between(remote.core, self.board.agents(host.cores))
             link.mailbox = mb.name if mb else None
         if link.mailbox is None and self.board.mailboxes:
             raise self.err(p, f"board {self.board.name} has no mailbox between "
@@ -626,12 +626,12 @@ class _Checker:
                 raise self.err(p + ("ipi",), f"mailbox {mb.name} does not reach {driver.core}, "
                                f"the core of driver {driver.name}",
                                "name a mailbox between the driver and the device")
-            if not any(x in mb.between for x in device.cores + _ipi_agents(board, device)):
+            if not any(x in mb.between for x in board.agents(device.cores)):
                 raise self.err(p + ("ipi",), f"mailbox {mb.name} does not reach device "
                                f"{device.name}", "name a mailbox between the driver and the "
                                "device")
         else:
-            mb = board.mailbox_between(driver.core, device.cores + _ipi_agents(board, device))
+            mb = board.mailbox_between(driver.core, board.agents(device.cores))
             if mb is None:
                 raise self.err(p, f"HVL kicks go through an IPI, and board {board.name} has no "
                                f"mailbox between {driver.core} (driver {driver.name}) and "
@@ -686,12 +686,6 @@ class _Checker:
             raise self.err(p + ("buffers", "count"), f"the OpenAMP host hands the remote "
                            f"{link.vring_num} receive buffers up front; {link.buffer_count} "
                            "buffers are not enough", f"use {2 * link.vring_num}")
-
-
-def _ipi_agents(board, domain):
-    """IPI agent names of a domain: the APU agent for Linux on the A53s."""
-    agents = sorted({board.cores[c].cluster for c in domain.cores})
-    return agents + [ipi.name for ipi in board.ipi.values() if ipi.core in domain.cores]
 
 
 def _near_pow2(n):

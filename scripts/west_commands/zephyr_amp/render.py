@@ -182,8 +182,7 @@ def _own_mailbox(layout, lk, name):
     board = layout.system.board
     own = layout.domains[name].domain
     peer = layout.domains[lk.link.remote].domain
-    return board.mailbox_between(own.core, peer.cores + [ipi.name for ipi in board.ipi.values()
-                                                         if ipi.core in peer.cores])
+    return board.mailbox_between(own.core, board.agents(peer.cores))
 
 
 def _kconfig(layout, dl, links):

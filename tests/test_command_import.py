@@ -3,6 +3,7 @@ on sys.path, and the library must import from beside it even when the
 package is not pip-installed (as in a user's west workspace)."""
 
 import subprocess
+from pathlib import Path
 import sys
 import sysconfig
 
@@ -39,3 +40,39 @@ def test_command_imports_library_beside_it(command, tmp_path):
     assert out.returncode == 0, out.stderr
     expected = REPO / "scripts" / "west_commands" / "zephyr_amp" / "__init__.py"
     assert out.stdout.strip() == str(expected)
+
+
+DECOY = '''"""A decoy zephyr_amp: another copy of the package, installed in site-packages."""
+__version__ = "9.9.9-decoy"
+raise ImportError("the decoy zephyr_amp was imported instead of the workspace's own")
+'''
+
+
+def test_west_runs_the_workspace_library_over_an_installed_copy(tmp_path):
+    """Through west's own loading (a workspace whose manifest names this repository), with
+    a decoy zephyr_amp in a user site-packages that site.py puts before west's append."""
+    import standin_workspace as ws
+
+    userbase = tmp_path / "userbase"
+    env = ws.west_env(tmp_path / "config", PYTHONUSERBASE=str(userbase),
+                      PYTHONNOUSERSITE="")
+    env.pop("PYTHONNOUSERSITE")
+    site = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"],
+                          env=env, capture_output=True, text=True, check=True).stdout.strip()
+    decoy = Path(site) / "zephyr_amp"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text(DECOY)
+    probe = subprocess.run([sys.executable, "-c", "import zephyr_amp"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)
+    assert "decoy" in probe.stderr, "the decoy is not what a plain import finds"
+
+    top = ws.make(tmp_path / "ws", env, zephyr="absent")
+    system = REPO / "systems" / "kv260-rpmsg.yaml"
+    for command in (["amp-config", system, "--check"], ["amp-validate", "--help"],
+                    ["amp-build", "--help"]):
+        out = ws.west(top, "-v", *command, env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "decoy" not in out.stdout + out.stderr
+    out = ws.west(top, "-v", "amp-config", system, "--check", env=env)
+    library = REPO.resolve() / "scripts" / "west_commands" / "zephyr_amp"
+    assert f"zephyr_amp 0.1.0 from {library}" in out.stdout

@@ -7,12 +7,16 @@ from pathlib import Path
 
 from west.commands import WestCommand
 
-# West loads this file by path and does not put its folder on sys.path: make
-# the library beside it importable (pip install -e . is not required).
+# West loads this file by path and appends its folder to sys.path (1.5) or
+# not at all (older): put it first, and forget a zephyr_amp imported from any
+# other place (a pip-installed copy), so that this checkout's library runs.
 _HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+sys.path[:] = [_HERE] + [p for p in sys.path if p != _HERE]
+for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
+    if not str(getattr(sys.modules[_m], "__file__", "")).startswith(_HERE):
+        del sys.modules[_m]
 
+import zephyr_amp  # noqa: E402
 from zephyr_amp import elfcheck  # noqa: E402
 from zephyr_amp.errors import AmpError  # noqa: E402
 
@@ -98,6 +102,7 @@ class AmpValidate(WestCommand):
         return parser
 
     def do_run(self, args, unknown):
+        self.dbg(zephyr_amp.origin())
         if args.domain and not (args.system or args.layout):
             self.parser.error('--domain needs --system or --layout')
         if (args.system or args.layout) and not args.domain:

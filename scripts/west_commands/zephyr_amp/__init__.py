@@ -11,3 +11,12 @@ Data flows one way, one module per stage:
     config.py   the pipeline end to end (what `west amp-config` calls)
     elfcheck.py ELF + layout -> findings (what `west amp-validate` calls)
 """
+
+from pathlib import Path as _Path
+
+__version__ = "0.1.0"
+
+
+def origin() -> str:
+    """Which library runs: printed by every command with -v."""
+    return f"zephyr_amp {__version__} from {_Path(__file__).resolve().parent}"

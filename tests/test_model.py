@@ -6,6 +6,7 @@ import pytest
 
 from conftest import REPO
 from zephyr_amp import model, source
+from zephyr_amp.links import base as link_base
 from zephyr_amp.errors import InputError
 
 
@@ -208,13 +209,13 @@ def test_zephyr_host_may_size_its_own_pool(tmp_path):
 @pytest.mark.parametrize("n,pow2", [(1, True), (2, True), (8, True), (32768, True),
                                     (0, False), (3, False), (-8, False), (300, False)])
 def test_is_pow2(n, pow2):
-    assert model.is_pow2(n) is pow2
+    assert link_base.is_pow2(n) is pow2
 
 
 @pytest.mark.parametrize("n,near", [(300, 256), (400, 512), (3, 2), (5, 4), (0, 1), (-5, 1),
                                     (384, 256), (65536, 65536)])
 def test_near_pow2(n, near):
-    assert model._near_pow2(n) == near
+    assert link_base.near_pow2(n) == near
 
 
 def test_board_root_is_searched_first(tmp_path):

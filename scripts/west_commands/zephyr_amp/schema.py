@@ -39,9 +39,11 @@ def _parsed_schema(name):
         return yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
 
 
-def check(source, schema_name):
-    """Raise InputError for the first schema violation in source, if any."""
-    schema = load_schema(schema_name)
+def check(source, schema_name, schema_data=None):
+    """Raise InputError for the first schema violation in source, if any.
+    schema_data: the schema to use instead of schema/<schema_name>.yaml as it is
+    (the system schema with the link kinds' keys merged in: model.system_schema())."""
+    schema = schema_data if schema_data is not None else load_schema(schema_name)
     logging.getLogger("pykwalify").setLevel(logging.CRITICAL)
     core = Core(source_data=source.data, schema_data=schema)
     try:

@@ -226,6 +226,12 @@ class LinkLayout:
         return {"name": self.link.name, "type": self.link.type,
                 "shm": self.shm.name if self.shm else None}
 
+    @classmethod
+    def from_json(cls, d: dict, regions: dict) -> "LinkLayout":
+        """A kind's entry of layout.json read back; kinds with more fields override it."""
+        from .links.base import LinkRecord
+        return cls(LinkRecord(d["name"], d["type"]), regions.get(d["shm"]))
+
 
 @dataclass
 class DomainLayout:
@@ -385,6 +391,7 @@ class Placer:
     # -- the steps -----------------------------------------------------------------
 
     def place(self) -> Layout:
+        from . import checks, firmware      # they use this module's records
         s = self.system
         roles = self._roles()
         for dom in s.domains:
@@ -395,7 +402,7 @@ class Placer:
             self._tcm(dom)
         for dom in s.domains:
             if dom.firmware:
-                firmware(self, dom)
+                firmware.place(self, dom)
             self._carveouts(dom)
         self._pools()
         for phase in sorted({self.kind(lk).phase for lk in s.links}):
@@ -405,8 +412,8 @@ class Placer:
         for kind in self.kinds.kinds():
             kind.finish(self, [x for x in self.links if self.kind(x.link) is kind])
         self._qemu_instances()
-        tables(self)
-        check(self)
+        firmware.tables(self)
+        checks.check(self)
         self.regions.sort(key=lambda r: (r.space, r.base, -r.size, r.name))
         return Layout(s, self.page, self.regions, self.domains, self.links,
                       _source_name(s.source.path))
@@ -532,210 +539,61 @@ class Placer:
                                          "args": f"{d.name}/{QEMU_ARGS}", "start": k}
 
 
-# -- remote firmware and its resource table ------------------------------------------
+# -- reading layout.json back ---------------------------------------------------
 
-def table_shape(placer: Placer, dom) -> int:
-    """Bytes of a remote's resource table: its carveouts, vdevs and trace."""
-    vdevs = sum(placer.kind(lk).vdevs_for(lk, dom.name) for lk in placer.system.links)
-    return rsc_table_size(len(dom.carveouts), vdevs, 2, dom.trace)
-
-
-def _tcm_slot(placer: Placer, dom, dl, slot: int):
-    """Firmware in TCM: zephyr,sram is the contiguous run of banks from the lowest
-    view; the slot is at the top of the highest bank. -> (slot base, parent, views)"""
-    banks = sorted(dl.load_regions, key=lambda r: r.view(dom.name))
-    top = banks[-1]
-    run_start = banks[0].view(dom.name)
-    run_end = run_start
-    run = []
-    for b in banks:
-        if b.view(dom.name) != run_end:
-            break
-        run_end += b.size
-        run.append(b)
-    if top.size < slot:
-        raise placer.err(dom.path + ("trace",) if dom.trace else dom.path + ("firmware",),
-                         f"the resource table and trace buffer ({slot:#x} bytes) "
-                         f"do not fit {top.name} ({top.size:#x})", "shrink the trace")
-    slot_base, slot_view = top.end - slot, top.view(dom.name) + top.size - slot
-    if top in run:
-        dl.sram = (run_start, slot_view - run_start)
-    else:
-        dl.sram = (run_start, run_end - run_start)
-        dl.extra_ram.append((top.name, top.view(dom.name), top.size - slot))
-    for b in banks:
-        if b not in run and b is not top:
-            dl.extra_ram.append((b.name, b.view(dom.name), b.size))
-    return slot_base, top.name, lambda off: {dom.name: slot_view + off}
+@dataclass(frozen=True)
+class BoardRef:
+    """The board as layout.json names it."""
+    name: str
 
 
-def _ddr_slot(placer: Placer, dom, dl, slot: int):
-    """Firmware in DDR (or a named memory): one region, the slot at its top."""
-    fw = dom.firmware
-    fpath = dom.path + ("firmware",)
-    mem = placer.memory_for(fw.memory, fpath + ("memory",))
-    size = fw.size or FW_DEFAULT_SIZE
-    if size < slot + SLOT_ALIGN:
-        given = fw.size is not None
-        raise placer.err(fpath + ("size",) if given else dom.path + ("trace",),
-                         f"firmware memory of {size:#x} bytes"
-                         + ("" if given else " (the default size)") + " leaves "
-                         f"no room beside the {slot:#x}-byte table and trace slot",
-                         f"use at least {slot + SLOT_ALIGN:#x}" if given else
-                         f"give firmware a size of at least {slot + SLOT_ALIGN:#x}")
-    base = fw.base if fw.base is not None else placer.alloc(
-        mem, size, REGION_ALIGN, fpath, f"the firmware of {dom.name}")
-    r = placer.add(Region(f"{dom.name}_fw", "firmware", dom.name, base, size,
-                          users=[dom.name], origin=fpath, dt_name="memory",
-                          space=placer.space(dom.name)))
-    dl.load_regions.insert(0, r)
-    dl.sram = (base, size - slot)
-    return r.end - slot, r.name, lambda off: {}
+@dataclass(frozen=True)
+class SystemRef:
+    """The system as layout.json names it (Layout.system of a layout read back)."""
+    name: str
+    board: BoardRef
 
 
-def firmware(placer: Placer, dom) -> None:
-    """A remote's firmware memory, and at its top the slot: trace buffer first (for
-    the RAM console), then the resource table."""
-    dl = placer.domains[dom.name]
-    table_size = table_shape(placer, dom)
-    table_room = align_up(table_size, 64)
-    slot = align_up(table_room + align_up(dom.trace, 64), SLOT_ALIGN)
-    place_slot = _tcm_slot if dom.firmware.memory == "tcm" else _ddr_slot
-    slot_base, parent, views = place_slot(placer, dom, dl, slot)
-    trace_room = align_up(dom.trace, 64)
-    space = placer.space(dom.name)
-    if dom.trace:
-        dl.trace = placer.add(Region(f"{dom.name}_trace", "trace", dom.name, slot_base,
-                                     dom.trace, users=[dom.name], views=views(0),
-                                     parent=parent, space=space, origin=dom.path + ("trace",)))
-    rt = placer.add(Region(f"{dom.name}_rsc_table", "rsc_table", dom.name,
-                           slot_base + trace_room, table_room, users=[dom.name],
-                           views=views(trace_room), parent=parent, space=space,
-                           origin=dom.path + ("firmware",)))
-    dl.rsc_table = ResourceTable(dom.name, rt, rt.view(dom.name), table_size, [])
+def _domain_from_json(name: str, d: dict, regions: dict) -> DomainLayout:
+    from .boards import Cluster
+    from .model import Domain
+    cluster = Cluster("", platform=d["platform"], boot=d["boot"]) \
+        if d["platform"] or d["boot"] else None
+    load = [regions[n] for n in d["load_regions"]]
+    trace = next((r for r in regions.values() if r.kind == "trace" and r.owner == name), None)
+    dom = Domain(name, d["os"], list(d["cores"]), d["target"], d["mode"], d["loader"],
+                 trace=trace.size if trace else 0, cluster=cluster, arch=d["arch"])
+    sram = (d["sram"]["address"], d["sram"]["size"]) if d["sram"] else None
+    return DomainLayout(dom, d["role"], load, sram, trace=trace, elf=d["elf"],
+                        carveouts=[r for r in load if r.kind == "carveout"], qemu=d.get("qemu"))
 
 
-def entry_c_name(kind: str, name: str = "", index: int = 0) -> str:
-    """Member name of an entry in struct fw_resource_table."""
-    if kind == "carveout":
-        return f"carveout_{name}"
-    if kind == "vdev":
-        return "vdev" if index == 0 else f"vdev{index}"
-    return "cm_trace"
+def _table_from_json(name: str, t: dict, regions: dict, links: list) -> ResourceTable:
+    from .firmware import entry_c_name
+    vdevs = {v.notifyid: v for lk in links for v in lk.vdevs(name)}
+    entries = []
+    for e in t["entries"]:
+        fields = {k: v for k, v in e.items() if k not in ("type", "offset", "vrings")}
+        vdev = vdevs.get(fields["notifyid"]) if e["type"] == "vdev" else None
+        entries.append(Entry(e["type"], e["offset"], fields, entry_c_name(
+            e["type"], fields.get("name", ""), vdev.index if vdev else 0), vdev))
+    return ResourceTable(name, regions[t["region"]], t["address"], t["size"], entries)
 
 
-def tables(placer: Placer) -> None:
-    """The entries of every resource table: carveouts, the links' vdevs, trace."""
-    for name, dl in placer.domains.items():
-        t = dl.rsc_table
-        if t is None:
-            continue
-        dom = dl.domain
-        vdevs = [v for lk in placer.links for v in lk.vdevs(name)]
-        offset = HDR_SIZE + 4 * (len(dom.carveouts) + len(vdevs) + (1 if dom.trace else 0))
-        for cv, r in zip(dom.carveouts, dl.carveouts):
-            t.entries.append(Entry("carveout", offset, {
-                "da": r.view(name), "pa": r.base, "len": r.size, "flags": 0,
-                "reserved": 0, "name": cv.name}, entry_c_name("carveout", cv.name)))
-            offset += CARVEOUT_SIZE
-        for v in vdevs:
-            t.entries.append(Entry("vdev", offset, {
-                "id": v.id, "notifyid": v.notifyid, "dfeatures": v.dfeatures,
-                "gfeatures": 0, "config_len": 0, "status": 0,
-                "num_of_vrings": len(v.vrings)}, entry_c_name("vdev", index=v.index), vdev=v))
-            offset += VDEV_SIZE + VRING_ENTRY_SIZE * len(v.vrings)
-        if dom.trace:
-            t.entries.append(Entry("trace", offset, {
-                "da": dl.trace.view(name), "len": dl.trace.size, "reserved": 0,
-                "name": "Zephyr_log"}, entry_c_name("trace")))
-            offset += TRACE_SIZE
-        assert offset == t.size, (offset, t.size)
-
-
-# -- checks ----------------------------------------------------------------------
-
-def _ancestors(region: Region, by_name: dict) -> set:
-    seen = set()
-    while region.parent:
-        seen.add(region.parent)
-        region = by_name[region.parent]
-    return seen
-
-
-def check(placer: Placer) -> None:
-    """Names unique, regions inside board memory, no overlaps, reachability."""
-    by_name = {}
-    for r in placer.regions:
-        if r.name in by_name:
-            raise placer.err(r.origin, f"two regions are named {r.name}",
-                             "rename the domain, carveout or link so names differ")
-        by_name[r.name] = r
-    anc = {r.name: _ancestors(r, by_name) for r in placer.regions}
-    _check_in_memory(placer)
-    _check_overlaps(placer, anc)
-    _check_tcm_shadow(placer, anc)
-    _check_4g(placer)
-
-
-def _check_in_memory(placer: Placer) -> None:
-    """Top regions lie in board memory (TCM banks are board facts; device ranges such
-    as a BAR or a transport window are in none)."""
-    board = placer.board
-    for r in placer.regions:
-        if r.kind == "tcm" or r.parent or r.device:
-            continue
-        if not any(m.base <= r.base and r.end <= m.end for m in board.memory):
-            raise placer.err(r.origin, f"{r.name} {r.span()} is outside every memory of "
-                             f"board {board.name}",
-                             "memories: " + ", ".join(f"{m.name} [{m.base:#x}, {m.end:#x})"
-                                                      for m in board.memory))
-
-
-def _check_overlaps(placer: Placer, anc: dict) -> None:
-    """Sort and sweep: each region against the ones that start before it ends."""
-    ordered = sorted(placer.regions, key=lambda r: (r.space, r.base, r.name))
-    for i, a in enumerate(ordered):
-        for j in range(i + 1, len(ordered)):
-            b = ordered[j]
-            if b.space != a.space or b.base >= a.end:
-                break
-            if a.name in anc[b.name] or b.name in anc[a.name]:
-                continue
-            later = max(a, b, key=lambda r: (r.origin, r.name))
-            other = b if later is a else a
-            raise placer.err(later.origin, f"{later.name} {later.span()} overlaps "
-                             f"{other.name} {other.span()}",
-                             "move one of them (or leave base out to have it allocated)")
-
-
-def _check_tcm_shadow(placer: Placer, anc: dict) -> None:
-    """An R5 sees its TCM, not DDR, in the low addresses of its view."""
-    for name, dl in placer.domains.items():
-        tcm = [r for r in dl.load_regions if r.kind == "tcm"]
-        if not tcm:
-            continue
-        low_end = max(r.view(name) + r.size for r in tcm)
-        names = {t.name for t in tcm}
-        for r in placer.regions:
-            if r.kind != "tcm" and name in r.users and not r.views and r.base < low_end \
-                    and not (anc[r.name] & names):
-                raise placer.err(r.origin, f"{r.name} {r.span()} is hidden behind the TCM "
-                                 f"of {name} (local addresses below {low_end:#x})",
-                                 f"place it at or above {low_end:#x}")
-
-
-def _check_4g(placer: Placer) -> None:
-    """A 32-bit core reaches only its low 4 GiB; resource-table fields are 32-bit."""
-    for name, dl in placer.domains.items():
-        in_table = {r.name for r in [dl.trace, *dl.carveouts] if r} if dl.rsc_table else set()
-        narrow = dl.domain.arch != "aarch64"
-        for r in placer.regions:
-            if (name in r.users and narrow or r.name in in_table) \
-                    and r.view(name) + r.size > ADDR32:
-                why = (f"the 32-bit cores of {name} cannot reach it" if narrow else
-                       "resource-table addresses are 32-bit")
-                raise placer.err(r.origin, f"{r.name} {r.span()} is above 4 GiB; {why}",
-                                 "place it below 4 GiB")
+def _read_json(doc: dict) -> Layout:
+    from . import links as links_mod
+    if doc.get("format") != "zephyr-amp-layout" or doc.get("version") != 1:
+        raise ValueError("not a zephyr-amp layout.json (format zephyr-amp-layout, version 1)")
+    regions = [Region.from_json(r) for r in doc["regions"]]
+    by_name = {r.name: r for r in regions}
+    links = [links_mod.kind_for(d["type"], d.get("transport")).layout_class.from_json(d, by_name)
+             for d in doc["links"]]
+    domains = {n: _domain_from_json(n, d, by_name) for n, d in doc["domains"].items()}
+    for n, t in doc["resource_tables"].items():
+        domains[n].rsc_table = _table_from_json(n, t, by_name, links)
+    s = doc["system"]
+    return Layout(SystemRef(s["name"], BoardRef(s["board"])), doc["page_size"], regions,
+                  domains, links, s["source"])
 
 
 def _source_name(path) -> str:

@@ -57,6 +57,22 @@ class HvlLinkLayout(VirtioLinkLayout):
         d["ipi"] = self.ipi
         return d
 
+    @classmethod
+    def from_json(cls, d: dict, regions: dict) -> "HvlLinkLayout":
+        from ..boards import Mailbox
+        devices = [VirtioDeviceLayout.from_json(x, regions) for x in d["devices"]]
+        shm = regions[d["shm"]]
+        link = HvlLink(d["name"], d["type"], shm=shm.name if shm.kind == "pool" else None,
+                       transport=d["transport"], driver=d["driver"],
+                       devices=tuple(x.device for x in devices), device=d["device"],
+                       ipi=d["ipi"]["mailbox"])
+        ipi = d["ipi"]
+        mailbox = Mailbox(ipi["mailbox"], [], ipi["zephyr_label"], ipi["zephyr_parent"])
+        return cls(link, shm, mailbox=mailbox, devices=devices,
+                   windows=(d["windows"]["base"], d["windows"]["size"]),
+                   vrings=(d["vrings"]["base"], d["vrings"]["size"]),
+                   pool=regions[d["pool"]["region"]], pool_need=d["pool"]["need"], ipi=ipi)
+
 
 class Hvl(VirtioMmioKind):
     transport = "hvl"

@@ -64,8 +64,8 @@ class RpmsgLinkLayout(LinkLayout):
     def from_json(cls, d: dict, regions: dict) -> "RpmsgLinkLayout":
         from ..boards import Mailbox
         v = d["vdev"]
-        vrings = [Vring(f"vdev{v['index']}vring{j}", regions[x["region"]], x["da"], x["align"],
-                        x["num"], x["notifyid"], x["size"]) for j, x in enumerate(v["vrings"])]
+        vrings = [Vring(x["name"], regions[x["region"]], x["da"], x["align"],
+                        x["num"], x["notifyid"], x["size"]) for x in v["vrings"]]
         b = v["buffers"]
         vdev = Vdev(v["index"], d["name"], v["id"], v["notifyid"], v["dfeatures"], vrings,
                     regions[b["region"]], b["count"], b["buf_size"])

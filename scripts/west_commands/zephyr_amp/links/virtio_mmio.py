@@ -89,6 +89,17 @@ class VirtioLinkLayout(LinkLayout):
                 "shm": self.shm.name if self.shm else None,
                 "devices": [dev.to_json() for dev in self.devices]}
 
+    @classmethod
+    def from_json(cls, d: dict, regions: dict) -> "VirtioLinkLayout":
+        devices = [VirtioDeviceLayout.from_json(x, regions) for x in d["devices"]]
+        return cls(cls.record_from_json(d, tuple(x.device for x in devices)),
+                   regions.get(d["shm"]), devices=devices)
+
+    @staticmethod
+    def record_from_json(d: dict, devices: tuple) -> VirtioMmioLink:
+        return VirtioMmioLink(d["name"], d["type"], transport=d["transport"],
+                              driver=d["driver"], devices=devices)
+
 
 class VirtioMmioKind(LinkKind):
     """The checks both transports make, then check_transport()."""

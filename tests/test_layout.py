@@ -11,8 +11,8 @@ import pytest
 from conftest import REPO, SYSTEMS
 from helpers import ALL_SYSTEMS, TEST_BOARDS, system_id
 from zephyr_amp import layout, model
-from zephyr_amp.links import rpmsg
 from zephyr_amp.errors import LayoutError
+from zephyr_amp.links import rpmsg
 
 PAGE = 0x1000
 
@@ -229,7 +229,8 @@ def test_carveouts_are_page_rounded_and_64k_aligned(tmp_path):
         name: c
         board: kv260
         domains:
-          - {name: r, os: zephyr, cores: [r5_0], carveouts: [{name: a, size: 100}, {name: b, size: 5K}]}
+          - {name: r, os: zephyr, cores: [r5_0],
+             carveouts: [{name: a, size: 100}, {name: b, size: 5K}]}
         """))
     r = {x.name: x for x in lay.regions}
     assert (r["r_a"].base, r["r_a"].size) == (0x3ed00000, 0x1000)

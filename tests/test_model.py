@@ -6,9 +6,8 @@ import pytest
 
 from conftest import REPO
 from zephyr_amp import model, source
-from zephyr_amp.links import base as link_base
 from zephyr_amp.errors import InputError
-
+from zephyr_amp.links import base as link_base
 
 # -- sizes ----------------------------------------------------------------------
 

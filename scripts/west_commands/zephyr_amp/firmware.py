@@ -7,9 +7,22 @@ table's entries once every link is placed: carveouts, the links' vdevs, trace.
 
 from __future__ import annotations
 
-from .layout import CARVEOUT_SIZE, FW_DEFAULT_SIZE, HDR_SIZE, REGION_ALIGN, SLOT_ALIGN, \
-    TRACE_SIZE, VDEV_SIZE, VRING_ENTRY_SIZE, Entry, Placer, Region, ResourceTable, align_up, \
-    rsc_table_size
+from .layout import (
+    CARVEOUT_SIZE,
+    FW_DEFAULT_SIZE,
+    HDR_SIZE,
+    REGION_ALIGN,
+    SLOT_ALIGN,
+    TRACE_SIZE,
+    VDEV_SIZE,
+    VRING_ENTRY_SIZE,
+    Entry,
+    Placer,
+    Region,
+    ResourceTable,
+    align_up,
+    rsc_table_size,
+)
 
 
 def table_shape(placer: Placer, dom) -> int:

@@ -391,7 +391,7 @@ class Placer:
     # -- the steps -----------------------------------------------------------------
 
     def place(self) -> Layout:
-        from . import checks, firmware      # they use this module's records
+        from . import checks, firmware  # they use this module's records
         s = self.system
         roles = self._roles()
         for dom in s.domains:

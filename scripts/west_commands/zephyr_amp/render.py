@@ -23,7 +23,7 @@ from . import memmap
 from .boards import REPO_ROOT
 from .errors import UsageError
 from .layout import RUN_DIR, Layout
-from .links.base import Block, Define, Kconfig, Linux, MemoryNode, Run, Zephyr
+from .links.base import Block, Define, Kconfig, MemoryNode, Run, Zephyr
 
 TEMPLATE_DIR = REPO_ROOT / "templates"
 MARKER = "layout.json"

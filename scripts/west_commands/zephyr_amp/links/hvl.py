@@ -17,10 +17,30 @@ from typing import Optional
 from .. import virtio
 from ..layout import ADDR32, REGION_ALIGN, Queue, Region, align_up, vring_size
 from ..source import key_text
-from .base import Block, Define, Kconfig, LinkerSource, Linux, LinuxNode, LinuxRemote, \
-    MemoryNode, Zephyr
-from .virtio_mmio import DEVICES, VRING_ALIGN, WINDOW, VirtioDeviceLayout, VirtioLinkLayout, \
-    VirtioMmioKind, VirtioMmioLink, cname, device_defines, queue_name, window
+from .base import (
+    Block,
+    Define,
+    Kconfig,
+    LinkerSource,
+    Linux,
+    LinuxNode,
+    LinuxRemote,
+    MemoryNode,
+    Zephyr,
+)
+from .virtio_mmio import (
+    DEVICES,
+    VRING_ALIGN,
+    WINDOW,
+    VirtioDeviceLayout,
+    VirtioLinkLayout,
+    VirtioMmioKind,
+    VirtioMmioLink,
+    cname,
+    device_defines,
+    queue_name,
+    window,
+)
 
 
 @dataclass(frozen=True)

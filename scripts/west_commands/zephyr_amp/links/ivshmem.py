@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..layout import RUN_DIR, LinkLayout, Queue, Region, align_up, run_path, vring_size
-from .base import Block, Define, Kconfig, LinkKind, LinkRecord, Run, Zephyr, is_pow2, \
-    pow2_at_least
+from .base import Block, Define, Kconfig, LinkKind, LinkRecord, Run, Zephyr, is_pow2, pow2_at_least
 from .rpmsg import BUFFERS, VRING, buffer_count
 from .virtio_mmio import cname
 
@@ -120,7 +119,7 @@ class Ivshmem(LinkKind):
         if "size" in ld:
             f["size"] = ctx.size(p + ("size",), ld["size"])
             if not is_pow2(f["size"]):
-                up = 1 << max(f["size"] - 1, 1).bit_length()
+                up = pow2_at_least(max(f["size"], 2))
                 raise ctx.err(p + ("size",), f"{ld['size']} is not a power of two; QEMU maps "
                               "the shared memory as a PCI BAR", f"use {up:#x}")
         link = IvshmemLink(ld["name"], ld["type"], p, **f)

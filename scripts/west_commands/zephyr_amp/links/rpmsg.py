@@ -12,10 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from ..layout import ADDR32, REGION_ALIGN, LinkLayout, Region, Vdev, Vring, align_up, \
-    vring_size
-from .base import Define, Kconfig, LinkKind, LinkRecord, Linux, LinuxNode, LinuxRemote, \
-    MemoryNode, Zephyr
+from ..layout import ADDR32, REGION_ALIGN, LinkLayout, Region, Vdev, Vring, align_up, vring_size
+from .base import (
+    Define,
+    Kconfig,
+    LinkKind,
+    LinkRecord,
+    Linux,
+    LinuxNode,
+    LinuxRemote,
+    MemoryNode,
+    Zephyr,
+)
 
 MAX_RPMSG_NUM_BUFS = 512        # Linux virtio_rpmsg_bus.c
 LINUX_BUFFER_SIZE = 512         # MAX_RPMSG_BUF_SIZE

@@ -15,8 +15,17 @@ from .. import virtio
 from ..layout import Queue, Region, run_path, vring_size
 from ..source import key_text
 from .base import Block, Kconfig, Zephyr
-from .virtio_mmio import DEVICES, VRING_ALIGN, VirtioDeviceLayout, VirtioLinkLayout, \
-    VirtioMmioKind, device_defines, queue_name, window, with_slot
+from .virtio_mmio import (
+    DEVICES,
+    VRING_ALIGN,
+    VirtioDeviceLayout,
+    VirtioLinkLayout,
+    VirtioMmioKind,
+    device_defines,
+    queue_name,
+    window,
+    with_slot,
+)
 
 HVL_ONLY = ("device", "shm", "pool", "ipi")
 

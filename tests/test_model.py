@@ -232,3 +232,44 @@ def test_board_root_is_searched_first(tmp_path):
     f.write_text("name: s\nboard: kv260\ndomains:\n  - {name: m, os: zephyr, cores: [m]}\n")
     s = model.load_system(f, [boards])
     assert s.board.page_size == 16 << 10 and s.domains[0].target == "t"
+
+
+LOCKSTEP_BY_DEFAULT = """\
+    name: s
+    board: kv260
+    domains:
+      - {name: rpu0, os: zephyr, cores: [r5_0]}
+      - {name: rpu1, os: zephyr, cores: [r5_1], mode: split}
+    """
+
+
+def test_a_core_taken_by_a_default_lockstep_domain_says_so(tmp_path):
+    """rpu0 lists only r5_0, but without mode: it is lockstep and takes r5_1 too."""
+    with pytest.raises(InputError) as e:
+        _load(tmp_path, LOCKSTEP_BY_DEFAULT)
+    assert (e.value.line, e.value.column) == (5, 38)
+    assert str(e.value).endswith(
+        "domains[1].cores[0]: core r5_1 is already used by domain 'rpu0' (a domain without "
+        "mode: is lockstep and takes both cores); write mode: split in domain 'rpu0'")
+
+
+def test_a_default_lockstep_domain_after_a_split_one_says_so(tmp_path):
+    text = LOCKSTEP_BY_DEFAULT.replace("rpu0, os: zephyr, cores: [r5_0]}",
+                                       "rpu0, os: zephyr, cores: [r5_1], mode: split}")
+    text = text.replace("rpu1, os: zephyr, cores: [r5_1], mode: split}",
+                        "rpu1, os: zephyr, cores: [r5_0]}")
+    with pytest.raises(InputError) as e:
+        _load(tmp_path, text)
+    assert "domain 'rpu1' gives no mode: and so is lockstep, which takes core r5_1, and " \
+        "domain 'rpu0' uses it; write mode: split" in str(e.value)
+
+
+def test_link_records_are_frozen():
+    import dataclasses
+    s = model.load_system(REPO / "systems" / "kv260-hvl.yaml")
+    link = s.links[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        link.driver = "linux"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        link.devices[0].slot = 3
+    assert s.board.virtio_mmio is None and s.board.mailboxes[0].linux.remote == "rpu0"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from . import schema
 from .source import Source, did_you_mean, parse_size
@@ -160,14 +160,14 @@ class Board:
     def memory_named(self, name: str) -> Optional[Memory]:
         return next((m for m in self.memory if m.name == name), None)
 
-    def agents(self, cores) -> list:
+    def agents(self, cores: Iterable) -> list:
         """The names a mailbox's 'between' may use for these cores: the cores,
         their clusters (the APU agent for Linux on the A53s) and their IPI agents."""
         clusters = sorted({self.cores[c].cluster for c in cores})
         return list(cores) + clusters + [ipi.name for ipi in self.ipi.values()
                                          if ipi.core in cores]
 
-    def mailbox_between(self, a: str, b) -> Optional[Mailbox]:
+    def mailbox_between(self, a: str, b: Iterable) -> Optional[Mailbox]:
         """The mailbox core a uses to reach b (cores or IPI agents).
 
         The first name of 'between' is the side whose devicetree label the
@@ -207,7 +207,7 @@ def load_board(name: str, extra=()) -> Board:
     schema.check(src, "board")
     d = src.data
 
-    def size(path_, value):
+    def size(path_, value: object):
         try:
             return parse_size(value)
         except ValueError as e:

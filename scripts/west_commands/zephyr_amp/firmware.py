@@ -7,6 +7,8 @@ table's entries once every link is placed: carveouts, the links' vdevs, trace.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .layout import (
     CARVEOUT_SIZE,
     FW_DEFAULT_SIZE,
@@ -24,8 +26,11 @@ from .layout import (
     rsc_table_size,
 )
 
+if TYPE_CHECKING:
+    from .model import Domain
 
-def table_shape(placer: Placer, dom) -> int:
+
+def table_shape(placer: Placer, dom: Domain) -> int:
     """Bytes of a remote's resource table: its carveouts, vdevs and trace."""
     vdevs = sum(placer.kind(lk).vdevs_for(lk, dom.name) for lk in placer.system.links)
     return rsc_table_size(len(dom.carveouts), vdevs, 2, dom.trace)
@@ -84,7 +89,7 @@ def _ddr_slot(placer: Placer, dom, dl, slot: int):
     return r.end - slot, r.name, lambda off: {}
 
 
-def place(placer: Placer, dom) -> None:
+def place(placer: Placer, dom: Domain) -> None:
     """A remote's firmware memory, and at its top the slot: trace buffer first (for
     the RAM console), then the resource table."""
     dl = placer.domains[dom.name]

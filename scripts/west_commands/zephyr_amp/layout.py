@@ -27,9 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .errors import LayoutError
+
+if TYPE_CHECKING:
+    from .boards import Memory
+    from .links.base import LinkKind, LinkRecord
+    from .model import Pool, System
 
 FW_DEFAULT_SIZE = 1 << 20       # firmware carveout when the YAML gives no size
 REGION_ALIGN = 0x10000          # carveouts and pools start on 64 KiB
@@ -342,19 +347,19 @@ class Placer:
         self.links = []
         self.allocators = {m.name: _Allocator(m) for m in self.board.memory}
 
-    def err(self, path, what: str, fix: str = ""):
+    def err(self, path: tuple, what: str, fix: str = "") -> LayoutError:
         return self.system.error(path, what, fix, cls=LayoutError)
 
     def add(self, region: Region) -> Region:
         self.regions.append(region)
         return region
 
-    def kind(self, link):
+    def kind(self, link: LinkRecord) -> LinkKind:
         return self.kinds.kind_of(link)
 
     # -- the API of link kinds -----------------------------------------------------
 
-    def memory_for(self, name: Optional[str], path):
+    def memory_for(self, name: Optional[str], path: tuple) -> Memory:
         """The board memory called name; the first DDR for None or "ddr"."""
         mem = self.board.memory_named(name) if name not in (None, "ddr") else None
         if mem is None:
@@ -374,7 +379,7 @@ class Placer:
         within one space only."""
         return f"qemu:{domain}" if self.board.instance_per_domain else "phys"
 
-    def alloc(self, mem, size: int, align: int, path, what: str) -> int:
+    def alloc(self, mem: Memory, size: int, align: int, path: tuple, what: str) -> int:
         base = self.allocators[mem.name].alloc(size, align)
         if base is None:
             raise self.err(path, f"no room for {what} ({size:#x} bytes) in {mem.name} "
@@ -383,7 +388,7 @@ class Placer:
                            "shrink it, or give bases that leave room")
         return base
 
-    def whole_shm_link(self, pool_name: str):
+    def whole_shm_link(self, pool_name: str) -> Optional[LinkRecord]:
         """The link whose kind takes this shared-memory pool as its region, or None."""
         return next((lk for lk in self.system.links if lk.shm == pool_name
                      and self.kind(lk).takes_shm_whole), None)
@@ -462,7 +467,7 @@ class Placer:
                 self._fixed(pool.memory, pool.base, size, pool.path + ("base",),
                             f"shared memory {pool.name}")
 
-    def auto_pool_size(self, pool) -> int:
+    def auto_pool_size(self, pool: Pool) -> int:
         """Size of a pool the YAML gives no size: what the links in it need, or what the
         link that takes it whole needs."""
         whole = self.whole_shm_link(pool.name)
@@ -602,6 +607,6 @@ def _source_name(path) -> str:
     return Path(path).name
 
 
-def place(system) -> Layout:
+def place(system: System) -> Layout:
     """The layout of a validated system. Raises LayoutError when it cannot fit."""
     return Placer(system).place()

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from os import PathLike
+from typing import Iterable, Optional, Union
 
 from . import boards as boards_mod
 from . import links as links_mod
 from . import schema
-from .errors import InputError
+from .errors import AmpError, InputError
 from .links.base import CheckContext
 from .source import Source, did_you_mean
 
@@ -87,7 +88,8 @@ class System:
     def pool(self, name: str) -> Optional[Pool]:
         return next((p for p in self.pools if p.name == name), None)
 
-    def error(self, path, what: str, fix: str = "", cls=InputError, of_key: bool = False):
+    def error(self, path: tuple, what: str, fix: str = "", cls: type = InputError,
+              of_key: bool = False) -> AmpError:
         return self.source.error(path, what, fix, cls=cls, of_key=of_key)
 
 
@@ -96,7 +98,8 @@ def system_schema() -> dict:
     return links_mod.system_schema(schema.load_schema("system"))
 
 
-def load_system(path, board_roots=(), display: str = None) -> System:
+def load_system(path: Union[str, PathLike], board_roots: Iterable = (),
+                display: Optional[str] = None) -> System:
     """Read, schema-check and semantically check a system YAML."""
     src = Source(path, display=display)
     if not isinstance(src.data, dict):
@@ -115,10 +118,10 @@ class Checker:
         self.board_roots = board_roots
         self.ctx = None
 
-    def err(self, path, what: str, fix: str = "", of_key: bool = False):
+    def err(self, path: tuple, what: str, fix: str = "", of_key: bool = False) -> InputError:
         return self.src.error(path, what, fix, of_key=of_key)
 
-    def size(self, path, value, what: str = "size") -> int:
+    def size(self, path: tuple, value: object, what: str = "size") -> int:
         return self.ctx.size(path, value, what)
 
     def system(self) -> System:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Optional
 
-from .base import LinkKind
+from .base import LinkKind, LinkRecord
 
 _KINDS: list = []
 
@@ -58,7 +58,7 @@ def kind_for(type_: str, transport: Optional[str] = None) -> LinkKind:
     return next(k for k in of_type if k.transport == transport)
 
 
-def kind_of(link) -> LinkKind:
+def kind_of(link: LinkRecord) -> LinkKind:
     """The kind of a model link record (or of a LinkLayout's link)."""
     return kind_for(link.type, getattr(link, "transport", None))
 

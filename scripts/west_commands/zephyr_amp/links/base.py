@@ -22,9 +22,15 @@ type a link is. See docs/architecture.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..source import did_you_mean, parse_size
+
+if TYPE_CHECKING:
+    from ..boards import Mailbox
+    from ..errors import InputError
+    from ..layout import DomainLayout, Layout, Placer
+    from ..model import Domain
 
 MAX_ADDR = 1 << 64
 VRING_NUM_MAX = 32768
@@ -199,22 +205,22 @@ class LinkKind:
         """Resource-table vdev entries the link puts in a domain's table."""
         return 0
 
-    def shm_need(self, placer, link: LinkRecord) -> int:
+    def shm_need(self, placer: Placer, link: LinkRecord) -> int:
         """Bytes the link takes inside its shared-memory pool."""
         return 0
 
-    def shm_size(self, placer, link: LinkRecord) -> int:
+    def shm_size(self, placer: Placer, link: LinkRecord) -> int:
         """takes_shm_whole kinds: the size of the pool it needs."""
         raise NotImplementedError
 
-    def place(self, placer, link: LinkRecord) -> None:
+    def place(self, placer: Placer, link: LinkRecord) -> None:
         """Place a link that is not inside a shared pool."""
 
-    def place_in_pool(self, placer, link: LinkRecord, base: int, pool: str) -> int:
+    def place_in_pool(self, placer: Placer, link: LinkRecord, base: int, pool: str) -> int:
         """Place a link inside a pool from base; returns the end."""
         raise NotImplementedError
 
-    def finish(self, placer, layouts: list) -> None:
+    def finish(self, placer: Placer, layouts: list) -> None:
         """After every link is placed: numbering across this kind's links."""
 
     def qemu_order(self, link: LinkRecord) -> tuple:
@@ -222,13 +228,13 @@ class LinkKind:
         return (), ()
 
     # render
-    def zephyr(self, layout, dl, layouts: list) -> Optional[Zephyr]:
+    def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Optional[Zephyr]:
         return None
 
-    def linux(self, layout, dl, layouts: list) -> Optional[Linux]:
+    def linux(self, layout: Layout, dl: DomainLayout, layouts: list) -> Optional[Linux]:
         return None
 
-    def run(self, layout, layouts: list) -> Optional[Run]:
+    def run(self, layout: Layout, layouts: list) -> Optional[Run]:
         return None
 
 
@@ -246,10 +252,10 @@ class CheckContext:
         self.raw_links = src.data.get("links", []) or []
         self.memo = {}
 
-    def err(self, path, what: str, fix: str = "", of_key: bool = False):
+    def err(self, path: tuple, what: str, fix: str = "", of_key: bool = False) -> InputError:
         return self.src.error(path, what, fix, of_key=of_key)
 
-    def size(self, path, value, what: str = "size") -> int:
+    def size(self, path: tuple, value: object, what: str = "size") -> int:
         try:
             n = parse_size(value)
         except ValueError as e:
@@ -260,7 +266,7 @@ class CheckContext:
                            f"use a {what} below 0x10000000000000000")
         return n
 
-    def domain_ref(self, p, key: str, ld: dict, what: str):
+    def domain_ref(self, p: tuple, key: str, ld: dict, what: str) -> Domain:
         """The domain ld[key] names; an error when it is missing or unknown."""
         if key not in ld:
             raise self.err(p, f"{what} needs a {key} domain", f"add {key}: <domain>")
@@ -271,7 +277,7 @@ class CheckContext:
                            did_you_mean(ld[key], names) or "domains: " + ", ".join(sorted(names)))
         return dom
 
-    def mailbox_named(self, p, name: str):
+    def mailbox_named(self, p: tuple, name: str) -> Mailbox:
         """The board mailbox called name; an error that lists the others if none."""
         board = self.board
         mb = next((m for m in board.mailboxes if m.name == name), None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .. import virtio
 from ..layout import ADDR32, REGION_ALIGN, Queue, Region, align_up, vring_size
@@ -41,6 +41,11 @@ from .virtio_mmio import (
     queue_name,
     window,
 )
+
+if TYPE_CHECKING:
+    from ..layout import DomainLayout, Layout, Placer
+    from ..model import Domain
+    from .base import CheckContext
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ class Hvl(VirtioMmioKind):
 
     # -- model ---------------------------------------------------------------------
 
-    def check_transport(self, ctx, ld: dict, p: tuple, driver, link: HvlLink) -> HvlLink:
+    def check_transport(self, ctx: CheckContext, ld: dict, p: tuple, driver: Domain,
+                        link: HvlLink) -> HvlLink:
         for dev in link.devices:
             if dev.slot is not None:
                 raise ctx.err(dev.path + ("slot",), "'slot' applies to the native transport "
@@ -151,7 +157,7 @@ class Hvl(VirtioMmioKind):
 
     # -- layout --------------------------------------------------------------------
 
-    def need(self, placer, lk: HvlLink) -> tuple:
+    def need(self, placer: Placer, lk: HvlLink) -> tuple:
         """What an hvl link takes, area by area, each page aligned: a 0x200 window per
         device, one vring per queue (num = queue-size, align 0x1000), and the pool:
         queues x queue-size x buffer-size of every device.
@@ -166,10 +172,10 @@ class Hvl(VirtioMmioKind):
         pool = sum(d.queues * d.queue_size * d.buffer_size for d in lk.devices)
         return windows, vrings, sum(v[3] for v in vrings), pool
 
-    def shm_size(self, placer, lk: HvlLink) -> int:
+    def shm_size(self, placer: Placer, lk: HvlLink) -> int:
         return self.sizes(placer, lk)[0]
 
-    def sizes(self, placer, lk: HvlLink) -> tuple:
+    def sizes(self, placer: Placer, lk: HvlLink) -> tuple:
         """(region size, pool size); raises when the pool or the region the YAML gives
         is too small."""
         windows, _, vtotal, need = self.need(placer, lk)
@@ -220,7 +226,7 @@ class Hvl(VirtioMmioKind):
                              f"reach of {lk.driver}'s 32-bit core", "place it below 4 GiB")
         return shm
 
-    def place(self, placer, lk: HvlLink) -> None:
+    def place(self, placer: Placer, lk: HvlLink) -> None:
         """Windows from the start of the pre-shared region, then the vrings, then the
         bounce-buffer pool (formats.md 6.6: windows at 0x37000000, vrings from 0x37001000)."""
         windows, vrings, vtotal, need = self.need(placer, lk)
@@ -228,7 +234,7 @@ class Hvl(VirtioMmioKind):
         shm = self._region(placer, lk, size)
         base, users = shm.base, [lk.driver, lk.device]
 
-        def child(name, kind, at, rsize, origin, dt_name=None):
+        def child(name: str, kind, at, rsize, origin, dt_name=None):
             return placer.add(Region(name, kind, "shared", at, rsize, users=users,
                                      parent=shm.name, link=lk.name, dt_name=dt_name,
                                      origin=origin))
@@ -255,7 +261,7 @@ class Hvl(VirtioMmioKind):
 
     # -- outputs -------------------------------------------------------------------
 
-    def zephyr(self, layout, dl, layouts: list) -> Optional[Zephyr]:
+    def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Optional[Zephyr]:
         layouts = [lk for lk in layouts if lk.link.driver == dl.domain.name]
         if not layouts:
             return None
@@ -294,7 +300,7 @@ class Hvl(VirtioMmioKind):
             "put them.")))
         return out
 
-    def linux(self, layout, dl, layouts: list) -> Optional[Linux]:
+    def linux(self, layout: Layout, dl: DomainLayout, layouts: list) -> Optional[Linux]:
         name = dl.domain.name
         layouts = [lk for lk in layouts if lk.link.device == name]
         if not layouts:

@@ -11,12 +11,16 @@ defines, QEMU's -device arguments, ivshmem-server arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..layout import RUN_DIR, LinkLayout, Queue, Region, align_up, run_path, vring_size
 from .base import Block, Define, Kconfig, LinkKind, LinkRecord, Run, Zephyr, is_pow2, pow2_at_least
 from .rpmsg import BUFFERS, VRING, buffer_count
 from .virtio_mmio import cname
+
+if TYPE_CHECKING:
+    from ..layout import DomainLayout, Layout, Placer
+    from .base import CheckContext
 
 VECTORS = 2                 # Zephyr's CONFIG_IVSHMEM_MSI_X_VECTORS default
 MIN_SIZE = 1 << 20          # ivshmem-server -l and Zephyr's PLAIN_MEM_SIZE count MiB
@@ -93,7 +97,7 @@ class Ivshmem(LinkKind):
 
     # -- model ---------------------------------------------------------------------
 
-    def check(self, ctx, ld: dict, p: tuple) -> IvshmemLink:
+    def check(self, ctx: CheckContext, ld: dict, p: tuple) -> IvshmemLink:
         f = ctx.common(ld, p)
         board = ctx.board
         for role in ("host", "remote"):
@@ -146,14 +150,14 @@ class Ivshmem(LinkKind):
 
     # -- layout --------------------------------------------------------------------
 
-    def need(self, placer, lk: IvshmemLink) -> tuple:
+    def need(self, placer: Placer, lk: IvshmemLink) -> tuple:
         """(status, vring bytes, vring alloc, buffer count, buffer bytes)."""
         vr = vring_size(lk.vring_num, lk.vring_align)
         count = lk.buffer_count or buffer_count(lk.vring_num)
         return (placer.page, vr, align_up(vr, placer.page), count,
                 align_up(count * lk.buffer_size, placer.page))
 
-    def place(self, placer, lk: IvshmemLink) -> None:
+    def place(self, placer: Placer, lk: IvshmemLink) -> None:
         """Offsets in BAR2, with no overlap (the reference sample's pool runs over its
         vrings, formats.md 5.2): status area, vring0 (host to remote), vring1 (remote to
         host), buffer pool; the rest of the BAR stays unused."""
@@ -168,7 +172,7 @@ class Ivshmem(LinkKind):
         space = f"ivshmem:{lk.name}"
         users = [lk.host, lk.remote]
 
-        def region(name, kind, base, rsize, parent):
+        def region(name: str, kind, base, rsize, parent):
             return placer.add(Region(f"{lk.name}_{name}", kind, "shared", base, rsize,
                                      users=users, parent=parent, link=lk.name, space=space,
                                      origin=lk.path, device=True))
@@ -187,7 +191,7 @@ class Ivshmem(LinkKind):
 
     # -- outputs -------------------------------------------------------------------
 
-    def zephyr(self, layout, dl, layouts: list) -> Zephyr:
+    def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Zephyr:
         name = dl.domain.name
         pci = layout.system.board.ivshmem
         out = Zephyr()
@@ -215,7 +219,7 @@ class Ivshmem(LinkKind):
                             for lk in layouts]
         return out
 
-    def run(self, layout, layouts: list) -> Run:
+    def run(self, layout: Layout, layouts: list) -> Run:
         out = Run()
         for lk in layouts:
             if lk.link.doorbell:

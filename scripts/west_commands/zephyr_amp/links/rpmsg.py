@@ -10,7 +10,7 @@ carveouts (vdevNvringM, vdevNbuffer) and the remote processor node.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..layout import ADDR32, REGION_ALIGN, LinkLayout, Region, Vdev, Vring, align_up, vring_size
 from .base import (
@@ -24,6 +24,10 @@ from .base import (
     MemoryNode,
     Zephyr,
 )
+
+if TYPE_CHECKING:
+    from ..layout import DomainLayout, Layout, Placer
+    from .base import CheckContext
 
 MAX_RPMSG_NUM_BUFS = 512        # Linux virtio_rpmsg_bus.c
 LINUX_BUFFER_SIZE = 512         # MAX_RPMSG_BUF_SIZE
@@ -97,7 +101,7 @@ class Rpmsg(LinkKind):
 
     # -- model ---------------------------------------------------------------------
 
-    def check(self, ctx, ld: dict, p: tuple) -> RpmsgLink:
+    def check(self, ctx: CheckContext, ld: dict, p: tuple) -> RpmsgLink:
         f = ctx.common(ld, p)
         link = RpmsgLink(ld["name"], ld["type"], p, **f)
         for role in ("host", "remote"):
@@ -146,7 +150,7 @@ class Rpmsg(LinkKind):
 
     # -- layout --------------------------------------------------------------------
 
-    def need(self, placer, lk: RpmsgLink) -> tuple:
+    def need(self, placer: Placer, lk: RpmsgLink) -> tuple:
         """(vring bytes, vring alloc, buffer count, buffer bytes): each area page
         aligned, as Linux remoteproc allocates whole pages."""
         vsize = vring_size(lk.vring_num, lk.vring_align)
@@ -154,17 +158,17 @@ class Rpmsg(LinkKind):
         return (vsize, align_up(vsize, placer.page), count,
                 align_up(count * lk.buffer_size, placer.page))
 
-    def shm_need(self, placer, lk: RpmsgLink) -> int:
+    def shm_need(self, placer: Placer, lk: RpmsgLink) -> int:
         _, vr_alloc, _, buf = self.need(placer, lk)
         return 2 * vr_alloc + buf
 
-    def place(self, placer, lk: RpmsgLink) -> None:
+    def place(self, placer: Placer, lk: RpmsgLink) -> None:
         mem = placer.memory_for(None, lk.path)
         base = placer.alloc(mem, self.shm_need(placer, lk), REGION_ALIGN, lk.path,
                             f"the vrings and buffers of {lk.name}")
         self.place_in_pool(placer, lk, base, None)
 
-    def place_in_pool(self, placer, lk: RpmsgLink, base: int, pool: Optional[str]) -> int:
+    def place_in_pool(self, placer: Placer, lk: RpmsgLink, base: int, pool: Optional[str]) -> int:
         vr, vr_alloc, count, buf = self.need(placer, lk)
         size = 2 * vr_alloc + buf
         users = [lk.host, lk.remote]
@@ -198,7 +202,7 @@ class Rpmsg(LinkKind):
                              f"align {lk.vring_align:#x}",
                              f"use an align of at most the page size ({placer.page:#x})")
 
-    def finish(self, placer, layouts: list) -> None:
+    def finish(self, placer: Placer, layouts: list) -> None:
         """vdev indices and notify IDs per remote, in link order."""
         vdev_index = {}
         for lk in layouts:
@@ -220,7 +224,7 @@ class Rpmsg(LinkKind):
 
     # -- outputs -------------------------------------------------------------------
 
-    def zephyr(self, layout, dl, layouts: list) -> Zephyr:
+    def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Zephyr:
         name = dl.domain.name
         out = Zephyr()
         for lk in layouts:
@@ -257,7 +261,7 @@ class Rpmsg(LinkKind):
                                 "descriptors per vring, as in the generated table"))
         return opts
 
-    def linux(self, layout, dl, layouts: list) -> Linux:
+    def linux(self, layout: Layout, dl: DomainLayout, layouts: list) -> Linux:
         """The remotes this Linux hosts: vdevNbuffer and vdevNvringM carveouts."""
         out = Linux()
         for lk in layouts:

@@ -4,12 +4,17 @@ link, their records, their layout entries and their header defines."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .. import virtio
 from ..layout import LinkLayout, Queue, Region
 from ..source import did_you_mean
 from .base import Define, LinkKind, LinkRecord, is_pow2, near_pow2
+
+if TYPE_CHECKING:
+    from ..model import Domain
+    from ..virtio import DeviceType
+    from .base import CheckContext
 
 WINDOW = 0x200              # registers 0x000-0x0ff, config space from 0x100 (formats.md 6.3)
 VRING_ALIGN = 0x1000        # VIRTIO_MMIO_VRING_ALIGNMENT: legacy QueuePFN = pa / 4096
@@ -106,7 +111,7 @@ class VirtioMmioKind(LinkKind):
     type = "virtio-mmio"
     phase = 20
 
-    def check(self, ctx, ld: dict, p: tuple) -> VirtioMmioLink:
+    def check(self, ctx: CheckContext, ld: dict, p: tuple) -> VirtioMmioLink:
         f = ctx.common(ld, p)
         driver = ctx.domain_ref(p, "driver", ld, "a virtio-mmio link")
         if driver.os != "zephyr":
@@ -125,13 +130,14 @@ class VirtioMmioKind(LinkKind):
 
     record = VirtioMmioLink
 
-    def check_transport(self, ctx, ld: dict, p: tuple, driver, link):
+    def check_transport(self, ctx: CheckContext, ld: dict, p: tuple, driver: Domain,
+                        link: VirtioMmioLink) -> VirtioMmioLink:
         return link
 
-    def domains(self, link) -> tuple:
+    def domains(self, link: LinkRecord) -> tuple:
         return tuple(x for x in (link.driver, getattr(link, "device", None)) if x)
 
-    def roles(self, link) -> dict:
+    def roles(self, link: LinkRecord) -> dict:
         return {}
 
 
@@ -169,7 +175,7 @@ def with_slot(dev: VirtioDevice, slot: int) -> VirtioDevice:
     return replace(dev, slot=slot)
 
 
-def queue_name(t, q: int) -> str:
+def queue_name(t: DeviceType, q: int) -> str:
     return t.queues[q] if q < len(t.queues) else f"queue{q}"
 
 
@@ -177,7 +183,7 @@ def cname(name: str) -> str:
     return name.upper().replace("-", "_")
 
 
-def device_defines(lk) -> list:
+def device_defines(lk: VirtioLinkLayout) -> list:
     """AMP_<LINK>_<DEVICE>_...: device ID, slot and IRQ (native), queues, sections (HVL)."""
     out = []
     pre = cname(lk.link.name)

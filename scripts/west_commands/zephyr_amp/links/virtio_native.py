@@ -10,6 +10,7 @@ QEMU's -device arguments.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from .. import virtio
 from ..layout import Queue, Region, run_path, vring_size
@@ -27,6 +28,12 @@ from .virtio_mmio import (
     with_slot,
 )
 
+if TYPE_CHECKING:
+    from ..layout import DomainLayout, Layout, Placer
+    from ..model import Domain
+    from .base import CheckContext
+    from .virtio_mmio import VirtioMmioLink
+
 HVL_ONLY = ("device", "shm", "pool", "ipi")
 
 
@@ -39,7 +46,8 @@ class VirtioNative(VirtioMmioKind):
 
     # -- model ---------------------------------------------------------------------
 
-    def check_transport(self, ctx, ld: dict, p: tuple, driver, link):
+    def check_transport(self, ctx: CheckContext, ld: dict, p: tuple, driver: Domain,
+                        link: VirtioMmioLink) -> VirtioMmioLink:
         board = ctx.board
         for key in HVL_ONLY:
             if key in ld:
@@ -84,7 +92,7 @@ class VirtioNative(VirtioMmioKind):
 
     # -- layout --------------------------------------------------------------------
 
-    def place(self, placer, lk) -> None:
+    def place(self, placer: Placer, lk: VirtioMmioLink) -> None:
         vm = placer.board.virtio_mmio
         space = placer.space(lk.driver)
         devices = []
@@ -108,7 +116,7 @@ class VirtioNative(VirtioMmioKind):
 
     # -- outputs -------------------------------------------------------------------
 
-    def zephyr(self, layout, dl, layouts: list) -> Zephyr:
+    def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Zephyr:
         vm = layout.system.board.virtio_mmio
         out = Zephyr()
         windows = []

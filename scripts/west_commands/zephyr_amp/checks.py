@@ -23,10 +23,15 @@ def check(placer: Placer) -> None:
                              "rename the domain, carveout or link so names differ")
         by_name[r.name] = r
     anc = {r.name: _ancestors(r, by_name) for r in placer.regions}
+    used = {name: [] for name in placer.domains}     # domain -> regions it uses, one pass
+    for r in placer.regions:
+        for name in dict.fromkeys(r.users):
+            if name in used:
+                used[name].append(r)
     _check_in_memory(placer)
     _check_overlaps(placer, anc)
-    _check_tcm_shadow(placer, anc)
-    _check_4g(placer)
+    _check_tcm_shadow(placer, anc, used)
+    _check_4g(placer, used)
 
 
 def _check_in_memory(placer: Placer) -> None:
@@ -60,7 +65,7 @@ def _check_overlaps(placer: Placer, anc: dict) -> None:
                              "move one of them (or leave base out to have it allocated)")
 
 
-def _check_tcm_shadow(placer: Placer, anc: dict) -> None:
+def _check_tcm_shadow(placer: Placer, anc: dict, used: dict) -> None:
     """An R5 sees its TCM, not DDR, in the low addresses of its view."""
     for name, dl in placer.domains.items():
         tcm = [r for r in dl.load_regions if r.kind == "tcm"]
@@ -68,21 +73,21 @@ def _check_tcm_shadow(placer: Placer, anc: dict) -> None:
             continue
         low_end = max(r.view(name) + r.size for r in tcm)
         names = {t.name for t in tcm}
-        for r in placer.regions:
-            if r.kind != "tcm" and name in r.users and not r.views and r.base < low_end \
+        for r in used[name]:
+            if r.kind != "tcm" and not r.views and r.base < low_end \
                     and not (anc[r.name] & names):
                 raise placer.err(r.origin, f"{r.name} {r.span()} is hidden behind the TCM "
                                  f"of {name} (local addresses below {low_end:#x})",
                                  f"place it at or above {low_end:#x}")
 
 
-def _check_4g(placer: Placer) -> None:
+def _check_4g(placer: Placer, used: dict) -> None:
     """A 32-bit core reaches only its low 4 GiB; resource-table fields are 32-bit."""
     for name, dl in placer.domains.items():
         in_table = {r.name for r in [dl.trace, *dl.carveouts] if r} if dl.rsc_table else set()
         narrow = dl.domain.arch != "aarch64"
-        for r in placer.regions:
-            if (name in r.users and narrow or r.name in in_table) \
+        for r in used[name]:
+            if (narrow or r.name in in_table) \
                     and r.view(name) + r.size > ADDR32:
                 why = (f"the 32-bit cores of {name} cannot reach it" if narrow else
                        "resource-table addresses are 32-bit")

@@ -68,7 +68,6 @@ class Pool:
     memory: str
     base: int = None
     size: int = None
-    implicit: bool = False
     path: tuple = ()
 
 

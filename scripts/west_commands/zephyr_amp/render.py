@@ -72,9 +72,11 @@ def render(layout: Layout) -> dict:
     out = {}
     common = {"banner": banner(layout), "board": layout.system.board}
     by_domain = _links_by_domain(layout)
+    regions = _regions_by_domain(layout)
+    common["has_views"] = any(r.views for r in layout.regions)
     for name, dl in sorted(layout.domains.items()):
         if dl.domain.os == "zephyr":
-            out.update(_zephyr_files(env, layout, dl, common, by_domain[name]))
+            out.update(_zephyr_files(env, layout, dl, common, by_domain[name], regions[name]))
         elif dl.domain.os == "linux":
             out.update(_linux_files(env, layout, dl, common, by_domain[name]))
     out.update(_run_files(env, layout, common))
@@ -93,6 +95,16 @@ def _links_by_domain(layout: Layout) -> dict:
         for name in dict.fromkeys(kind.domains(lk.link)):
             groups[name].setdefault(kind, []).append(lk)
     return {name: sorted(g.items(), key=lambda kv: kv[0].order) for name, g in groups.items()}
+
+
+def _regions_by_domain(layout: Layout) -> dict:
+    """domain -> the regions it owns or uses, in layout order; one pass."""
+    out = {name: [] for name in layout.domains}
+    for r in layout.regions:
+        for name in dict.fromkeys(r.users + [r.owner]):
+            if name in out:
+                out[name].append(r)
+    return out
 
 
 def _text(env, template: str, ctx: dict) -> str:
@@ -184,7 +196,7 @@ def merge(parts: list) -> Zephyr:
     return out
 
 
-def _zephyr_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
+def _zephyr_files(env, layout: Layout, dl, common: dict, groups: list, regions: list) -> dict:
     dom = dl.domain
     name = dom.name
     head, tail = _own_parts(layout, dl)
@@ -202,7 +214,7 @@ def _zephyr_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
     files[f"{name}/amp.conf"] = _text(env, "zephyr/amp.conf.j2", dict(base, options=c.kconfig))
     files[f"{name}/amp_layout.h"] = _text(env, "zephyr/amp_layout.h.j2", dict(
         base, system=layout.system.name, page=layout.page_size, guard=name.upper(),
-        has_views=any(r.views for r in layout.regions), regions=_header_regions(layout, dl),
+        regions=_header_regions(regions, name),
         extra=c.defines))
     files[f"{name}/amp_memory.ld"] = _text(env, "zephyr/amp_memory.ld.j2", dict(
         base, memory=[(r.name, "rwx", r.view(name), r.size) for r in dl.load_regions]))
@@ -228,13 +240,12 @@ def _cname(name: str) -> str:
     return name.upper().replace("-", "_")
 
 
-def _header_regions(layout: Layout, dl) -> list:
+def _header_regions(regions: list, name: str) -> list:
     """(NAME, view, size, comment) of every region the domain owns or uses, in a
     physical space (offsets into a device's memory are the link kinds' defines)."""
-    name = dl.domain.name
     rows = []
-    for r in layout.regions:
-        if r.physical and (name in r.users or r.owner == name):
+    for r in regions:
+        if r.physical:
             rows.append((_cname(r.name), r.view(name), r.size, f"{r.kind} {r.name}"
                          + (f" (global {r.base:#x})" if r.view(name) != r.base else "")))
     return rows

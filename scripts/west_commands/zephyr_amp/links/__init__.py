@@ -83,10 +83,9 @@ def system_schema(base: dict) -> dict:
             mapping.setdefault(key, copy.deepcopy(rule))
     for key, rule in old.items():
         mapping.setdefault(key, rule)
-    for type_ in types():
-        ts = transports(type_)
-        if ts and "transport" in mapping:
-            mapping["transport"] = dict(mapping["transport"], enum=ts)
+    ts = [t for type_ in types() for t in transports(type_)]
+    if ts and "transport" in mapping:
+        mapping["transport"] = dict(mapping["transport"], enum=list(dict.fromkeys(ts)))
     item["mapping"] = mapping
     return schema
 

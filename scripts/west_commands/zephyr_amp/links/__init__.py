@@ -69,9 +69,10 @@ def transports(type_: str) -> list:
 
 
 def system_schema(base: dict) -> dict:
-    """schema/system.yaml with each kind's keys merged into the links mapping: name and
-    type first, then the kinds' keys in registration order, then the rest of the base."""
-    schema = copy.deepcopy(base)
+    """schema/system.yaml (base, a fresh copy: it is changed in place) with each kind's
+    keys merged into the links mapping: name and type first, then the kinds' keys in
+    registration order, then the rest of the base."""
+    schema = base
     item = schema["mapping"]["links"]["sequence"][0]
     old = item["mapping"]
     mapping = {k: old[k] for k in ("name", "type")}

@@ -38,10 +38,6 @@ def _hex(n: int) -> str:
     return f"{n:#x}"
 
 
-def _dtstr(s: str) -> str:
-    return '"' + s + '"'
-
-
 @functools.lru_cache(maxsize=None)
 def environment() -> jinja2.Environment:
     """The jinja2 environment; one per process, so each template compiles once
@@ -51,7 +47,6 @@ def environment() -> jinja2.Environment:
                              lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=False)
     env.filters["hex"] = _hex
-    env.filters["dtstr"] = _dtstr
     return env
 
 

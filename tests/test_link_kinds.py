@@ -211,3 +211,20 @@ def test_layout_json_reads_back_into_the_same_layout(system):
 def test_layout_from_json_refuses_another_document():
     with pytest.raises(ValueError):
         layout.Layout.from_json({"format": "something-else", "version": 1})
+
+
+def test_no_file_is_written_twice(toy_kind, tmp_path, monkeypatch):
+    """Contributions merge into one file each; a kind cannot take over a core file."""
+    sysfile = tmp_path / "toy.yaml"
+    sysfile.write_text(SYSTEM % "8K")
+    files = config.configure(sysfile).files
+    assert files["rpu0/amp.conf"].count("CONFIG_TOY=y") == 1
+    zephyr = toy_kind.KIND.zephyr
+
+    def greedy(layout, dl, layouts):
+        out = zephyr(layout, dl, layouts)
+        out.files["amp.conf"] = "CONFIG_TOY=y\n"
+        return out
+    monkeypatch.setattr(toy_kind.KIND, "zephyr", greedy)
+    with pytest.raises(ValueError, match="writes amp.conf"):
+        config.configure(sysfile)

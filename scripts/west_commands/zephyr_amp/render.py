@@ -24,7 +24,7 @@ from . import memmap
 from .boards import REPO_ROOT
 from .errors import UsageError
 from .layout import RUN_DIR, Layout
-from .links.base import Block, Define, Kconfig, MemoryNode, Run, Zephyr
+from .links.base import Block, Define, Kconfig, LinuxNode, MemoryNode, Run, Zephyr
 
 if TYPE_CHECKING:
     from .layout import Entry
@@ -222,6 +222,8 @@ def _zephyr_files(env, layout: Layout, dl, common: dict, groups: list, regions: 
         for f in ("resource_table.h", "resource_table.c", "amp_sections.ld"):
             files[f"{name}/{f}"] = _text(env, f"zephyr/{f}.j2", tctx)
     for rel, value in c.files.items():
+        if f"{name}/{rel}" in files:
+            raise ValueError(f"a link kind writes {rel}, which render writes itself")
         files[f"{name}/{rel}"] = _file(env, value, base)
     if dl.qemu:
         qemu = layout.system.board.qemu
@@ -266,10 +268,10 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
         for r in rdl.load_regions:
             if r.kind in ("firmware", "carveout"):
                 label = f"{rname}_{r.dt_name}"
-                reserved.append(dict(label=label, name=r.dt_name, addr=r.base, size=r.size,
-                                     comment=f"{r.kind} of {rname}", compatible=()))
+                reserved.append(LinuxNode(label, r.dt_name, r.base, r.size,
+                                          f"{r.kind} of {rname}"))
                 own.append(label)
-        reserved += [n.__dict__ for n in nodes]
+        reserved += nodes
         mbox = _linux_mailbox(board, mb, ipis) if mb and mb.linux else None
         cluster = rdl.domain.cluster
         if cluster and cluster.linux_node:
@@ -278,10 +280,10 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
                 c = clusters[cluster.name] = _cluster_node(cluster, rdl.domain)
             c["cores"].append(_core_node(cluster, rdl.domain, own + labels, mbox))
     for p in parts:
-        reserved += [n.__dict__ for n in p.reserved]
+        reserved += p.reserved
         for mb in p.mailboxes:
             _linux_mailbox(board, mb, ipis)
-    reserved.sort(key=lambda x: (x["addr"], x["label"]))
+    reserved.sort(key=lambda x: (x.addr, x.label))
     files[f"{dl.domain.name}/amp.dtso"] = _text(env, "linux/amp.dtso.j2", dict(
         common, dom=dl.domain, reserved=reserved, clusters=list(clusters.values()),
         ipis=list(ipis.values()), blocks=[b for p in parts for b in p.blocks]))

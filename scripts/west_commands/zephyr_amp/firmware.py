@@ -146,3 +146,15 @@ def tables(placer: Placer) -> None:
                 "name": "Zephyr_log"}, entry_c_name("trace")))
             offset += TRACE_SIZE
         assert offset == t.size, (offset, t.size)
+
+
+def table_from_json(name: str, t: dict, regions: dict, links: list) -> ResourceTable:
+    """A resource table of layout.json read back; vdev entries point at the links' vdevs."""
+    vdevs = {v.notifyid: v for lk in links for v in lk.vdevs(name)}
+    entries = []
+    for e in t["entries"]:
+        fields = {k: v for k, v in e.items() if k not in ("type", "offset", "vrings")}
+        vdev = vdevs.get(fields["notifyid"]) if e["type"] == "vdev" else None
+        entries.append(Entry(e["type"], e["offset"], fields, entry_c_name(
+            e["type"], fields.get("name", ""), vdev.index if vdev else 0), vdev))
+    return ResourceTable(name, regions[t["region"]], t["address"], t["size"], entries)

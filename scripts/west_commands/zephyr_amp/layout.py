@@ -573,20 +573,9 @@ def _domain_from_json(name: str, d: dict, regions: dict) -> DomainLayout:
                         carveouts=[r for r in load if r.kind == "carveout"], qemu=d.get("qemu"))
 
 
-def _table_from_json(name: str, t: dict, regions: dict, links: list) -> ResourceTable:
-    from .firmware import entry_c_name
-    vdevs = {v.notifyid: v for lk in links for v in lk.vdevs(name)}
-    entries = []
-    for e in t["entries"]:
-        fields = {k: v for k, v in e.items() if k not in ("type", "offset", "vrings")}
-        vdev = vdevs.get(fields["notifyid"]) if e["type"] == "vdev" else None
-        entries.append(Entry(e["type"], e["offset"], fields, entry_c_name(
-            e["type"], fields.get("name", ""), vdev.index if vdev else 0), vdev))
-    return ResourceTable(name, regions[t["region"]], t["address"], t["size"], entries)
-
-
 def _read_json(doc: dict) -> Layout:
     from . import links as links_mod
+    from .firmware import table_from_json
     if doc.get("format") != "zephyr-amp-layout" or doc.get("version") != 1:
         raise ValueError("not a zephyr-amp layout.json (format zephyr-amp-layout, version 1)")
     regions = [Region.from_json(r) for r in doc["regions"]]
@@ -595,7 +584,7 @@ def _read_json(doc: dict) -> Layout:
              for d in doc["links"]]
     domains = {n: _domain_from_json(n, d, by_name) for n, d in doc["domains"].items()}
     for n, t in doc["resource_tables"].items():
-        domains[n].rsc_table = _table_from_json(n, t, by_name, links)
+        domains[n].rsc_table = table_from_json(n, t, by_name, links)
     s = doc["system"]
     return Layout(SystemRef(s["name"], BoardRef(s["board"])), doc["page_size"], regions,
                   domains, links, s["source"])

@@ -36,7 +36,30 @@ def load_schema(name):
 def _parsed_schema(name):
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(SCHEMA_DIR / f"{name}.yaml", encoding="utf-8") as f:
-        return yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
+        return _whole_matches(yaml.load(f, Loader=loader))  # noqa: S506 - a safe loader
+
+
+def _whole_matches(node):
+    """Every `pattern:` and `regex;(...)` key of a schema made to match the whole
+    value: pykwalify uses re.match / re.search, where a closing `$` also matches
+    before a trailing newline ("rpu0\\n" passed '^[a-z][a-z0-9_]*$' and the text
+    after the newline reached the generated files). (?:...)\\Z is fullmatch."""
+    if isinstance(node, list):
+        return [_whole_matches(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "pattern" and isinstance(value, str):
+            value = _anchored(value)
+        elif isinstance(key, str) and key.startswith("regex;(") and key.endswith(")"):
+            key = f"regex;({_anchored(key[len('regex;('):-1])})"
+        out[key] = _whole_matches(value)
+    return out
+
+
+def _anchored(pattern):
+    return pattern if pattern.endswith("\\Z") else f"(?:{pattern})\\Z"
 
 
 def check(source, schema_name):

@@ -49,6 +49,7 @@ class Source:
     def __init__(self, path, text=None, display=None):
         self.path = Path(path)
         self.display = str(display if display is not None else path)
+        self._check_name()
         text = self._decode(self._read()) if text is None else text
         self._check_text(text)
         self._values = {}   # path -> (line, column) of the value
@@ -76,6 +77,19 @@ class Source:
 
     def _fail(self, what, fix="", line=0, column=0):
         return InputError(self.display, line, column, "", what, fix)
+
+    def _check_name(self):
+        """The file's own name is copied into the generated files (banners, layout.json):
+        no control character, no byte that is not UTF-8."""
+        name = self.path.name
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self._fail("the file name is not UTF-8", "rename the file") from None
+        bad = next((ch for ch in name if not ch.isprintable() and ch != " "), None)
+        if bad is not None:
+            raise self._fail(f"the file name holds control character {_escaped(bad)}",
+                             "rename the file")
 
     def _read(self):
         """The bytes of a regular file of at most MAX_BYTES; anything else is refused

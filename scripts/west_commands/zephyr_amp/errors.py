@@ -17,6 +17,7 @@ import unicodedata
 # separators (Zl, Zp), and lone surrogates (bytes of a non-UTF-8 file name).
 _UNSAFE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+MAX_MESSAGE = 2000        # characters: a message is a line a terminal can show
 _NEGATIVE_HEX = re.compile(r"(?<![\w.])-0x[0-9a-fA-F]+")
 
 
@@ -46,6 +47,15 @@ def shown(value) -> str:
     return escape_controls(str(value))
 
 
+def clip(value, limit: int = 60) -> str:
+    """A user's value as a message echoes it: at most `limit` characters, and how long
+    it was when it is longer (a 1 MB name is not echoed whole)."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
 def address(n: int) -> str:
     """An address or size for a message: hex when 0 <= n < 2**64, else words that
     say where it went (a negative number is never an address)."""
@@ -66,7 +76,10 @@ class AmpError(Exception):
     exit_code = 1
 
     def __str__(self):
-        return _NEGATIVE_HEX.sub(_negative, escape_controls(super().__str__()))
+        text = super().__str__()
+        if len(text) > MAX_MESSAGE:
+            text = text[:MAX_MESSAGE] + f"... ({len(text)} characters)"
+        return _NEGATIVE_HEX.sub(_negative, escape_controls(text))
 
 
 class InputError(AmpError):

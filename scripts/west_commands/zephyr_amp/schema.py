@@ -15,7 +15,7 @@ import yaml
 from pykwalify.core import Core
 from pykwalify.errors import PyKwalifyException
 
-from .errors import InputError
+from .errors import InputError, clip
 from .source import did_you_mean
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -168,10 +168,10 @@ def _translate(source, schema, e):
         value = attrs.get("value")
         enum = attrs.get("enum_values") or []
         hint = did_you_mean(value, enum) or ("use one of: " + ", ".join(map(str, enum)))
-        return source.error(path, f"'{value}' is not allowed", hint)
+        return source.error(path, f"'{clip(value)}' is not allowed", hint)
     if "does not match pattern" in msg:
         value = attrs.get("value")
-        return source.error(path, f"'{value}' is not a valid name",
+        return source.error(path, f"'{clip(value)}' is not a valid name",
                             "use lowercase letters, digits and '_' (or '-' in a system "
                             "name), starting with a letter")
     if "is not of type" in msg or "is not a " in msg:
@@ -195,4 +195,4 @@ def _describe(value):
         return "nothing (null)"
     if isinstance(value, bool):
         return "true/false"
-    return repr(value)
+    return repr(value) if len(repr(value)) <= 80 else repr(clip(value))

@@ -126,7 +126,7 @@ def test_c_string_round_trips_through_gcc(tmp_path):
                    + ", stdout); return 0;}\n")
     subprocess.run(["gcc", "-std=c99", "-Werror=trigraphs", "-o", str(tmp_path / "s"),
                     str(src)], check=True)
-    out = subprocess.run([str(tmp_path / "s")], capture_output=True).stdout
+    out = subprocess.run([str(tmp_path / "s")], capture_output=True, check=True).stdout
     assert out == text.encode()
 
 

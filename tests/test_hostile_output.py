@@ -234,6 +234,16 @@ def test_output_of_an_older_amp_config_is_replaced(tmp_path):
     assert tree(out) == NEW and output.is_output_dir(out)
 
 
+def test_an_older_output_with_the_same_files_gets_the_marker(tmp_path):
+    out = tmp_path / "out"
+    for rel, text in OLD.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(text)
+    os.chmod(out / "run-qemu.sh", 0o755)
+    output.write_outputs(OLD, out)
+    assert tree(out) == OLD and output.is_output_dir(out)
+
+
 def test_stale_files_in_our_output_go(tmp_path):
     out = tmp_path / "out"
     output.write_outputs(OLD, out)

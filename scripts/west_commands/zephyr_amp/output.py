@@ -83,7 +83,7 @@ def write_outputs(files: dict, out_dir) -> list:
     with _Lock(parent):
         _clean_leftovers(parent, out.name)
         exists = _inspect(out, shown_dir, files)
-        if exists and _unchanged(out, files):
+        if exists and _is_ours(out) and _unchanged(out, files):
             return [Path(out_dir) / rel for rel in rels]
         tmp = None
         try:

@@ -152,3 +152,33 @@ def test_every_schema_pattern_matches_the_whole_value(name):
     for p in patterns:
         assert re.match(p, "abc") and not re.match(p, "abc\n"), p
         assert not re.search(p, "abc\n"), p
+
+
+@pytest.mark.parametrize("value,line_and_message", [
+    ("rpu0", None),
+    ("r" * 21, "2:7: name: '" + "r" * 21 + "' is 21 characters long; keep it to 20"),
+    ("r" * 100, "2:7: name: '" + "r" * 60 + "... (100 characters)' is 100 characters long; "
+     "keep it to 20"),
+    ("rpu0\n", None),      # the pattern's message; see test_hostile_inputs
+])
+def test_schema_length_limits_have_a_message(value, line_and_message, tmp_path):
+    """A schema may bound a name with `length: {max: N}` (what the model should give
+    every name, see names.RULES); schema.py words pykwalify's message."""
+    import json
+
+    from zephyr_amp.errors import InputError
+    from zephyr_amp.source import Source
+    path = tmp_path / "s.yaml"
+    path.write_text(f"# a name\nname: {json.dumps(value)}\n")
+    rules = {"type": "map", "mapping": {"name": {"type": "str", "length": {"max": 20},
+                                                 "pattern": "^[a-z][a-z0-9_]*$"}}}
+    src = Source(path)
+    if line_and_message is None and value == "rpu0":
+        schema.check_with(src, rules)
+        return
+    with pytest.raises(InputError) as e:
+        schema.check_with(src, rules)
+    if line_and_message:
+        assert str(e.value) == f"{path}:{line_and_message}"
+    else:
+        assert "is not a valid name" in str(e.value)

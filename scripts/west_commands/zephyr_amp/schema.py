@@ -64,7 +64,13 @@ def _anchored(pattern):
 
 def check(source, schema_name):
     """Raise InputError for the first schema violation in source, if any."""
-    schema = load_schema(schema_name)
+    check_with(source, load_schema(schema_name))
+
+
+def check_with(source, schema):
+    """check() against a schema given as data (made whole-match by the caller, or by
+    load_schema)."""
+    schema = _whole_matches(schema)
     logging.getLogger("pykwalify").setLevel(logging.CRITICAL)
     core = Core(source_data=source.data, schema_data=schema)
     try:
@@ -174,6 +180,10 @@ def _translate(source, schema, e):
         return source.error(path, f"'{clip(value)}' is not a valid name",
                             "use lowercase letters, digits and '_' (or '-' in a system "
                             "name), starting with a letter")
+    if "has length of" in msg and "max limit" in msg:
+        text = attrs.get("value_str", "")
+        return source.error(path, f"'{clip(text)}' is {len(text)} characters long",
+                            f"keep it to {attrs.get('max_')}")
     if "is not of type" in msg or "is not a " in msg:
         wanted = _schema_at(schema, path) or {}
         word = _TYPE_WORDS.get(wanted.get("type"), wanted.get("type", "something else"))

@@ -151,6 +151,28 @@ def _schema_at(schema, path):
     return node
 
 
+_NAME_WORDS = ("a valid name", "use lowercase letters, digits and '_' (or '-' in a system "
+               "name), starting with a letter")
+_TARGET = ("a valid Zephyr board target", "write it as Zephyr names it, such as kv260_r5 or "
+           "nrf5340dk/nrf5340/cpuapp (letters, digits, _ . + -, @revision, /qualifiers)")
+_LABEL = ("a valid devicetree label", "use letters, digits and '_', not starting with a digit")
+_ARGUMENT = ("a valid argument", "give one argument per list item, on one line, without "
+             "control characters")
+# What a `pattern:` is about, by the key it checks (the default: a name)
+_PATTERN_WORDS = {
+    "target": _TARGET, "zephyr-target": _TARGET,
+    "binary": ("a valid program name", "use a program name or path of letters, digits and "
+               "_ . + / -"),
+    "machine-args": _ARGUMENT, "qemu-args": _ARGUMENT,
+    "compatible": ("a valid devicetree compatible", "use letters, digits and , . _ + - "
+                   "(vendor,device)"),
+    "core-compatible": ("a valid devicetree compatible", "use letters, digits and , . _ + - "
+                        "(vendor,device)"),
+    "zephyr-label": _LABEL, "zephyr-parent": _LABEL, "zephyr-node": _LABEL,
+    "dt-label": _LABEL, "dt-parent": _LABEL, "firmware-node": _LABEL,
+}
+
+
 def _translate(source, schema, e):
     path = _path(source.data, e.path or "")
     attrs = vars(e)
@@ -177,9 +199,9 @@ def _translate(source, schema, e):
         return source.error(path, f"'{clip(value)}' is not allowed", hint)
     if "does not match pattern" in msg:
         value = attrs.get("value")
-        return source.error(path, f"'{clip(value)}' is not a valid name",
-                            "use lowercase letters, digits and '_' (or '-' in a system "
-                            "name), starting with a letter")
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        noun, fix = _PATTERN_WORDS.get(key, _NAME_WORDS)
+        return source.error(path, f"'{clip(value)}' is not {noun}", fix)
     if "has length of" in msg and "max limit" in msg:
         text = attrs.get("value_str", "")
         return source.error(path, f"'{clip(text)}' is {len(text)} characters long",

@@ -374,43 +374,4 @@ def _run_files(env, layout: Layout, common: dict) -> dict:
 
 # -- writing ------------------------------------------------------------------
 
-def write_outputs(files, out_dir):
-    """Write every file, or none: build in a sibling temporary directory, then swap.
-
-    An existing out_dir is replaced only if it holds a layout.json (it was
-    written by us); anything else is refused so that -o . cannot wipe a tree.
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise UsageError(f"{out_dir} exists and is not a directory; choose another -o")
-        if any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
-            raise UsageError(f"{out_dir} is not empty and was not written by west amp-config; "
-                             "choose another -o DIR")
-    parent = out_dir.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
-    except OSError as e:
-        raise UsageError(f"cannot create {out_dir}: {e.strerror}") from None
-    old = None
-    try:
-        for rel, text in sorted(files.items()):
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=parent))
-            os.rename(out_dir, old / "x")
-        os.rename(tmp, out_dir)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "x").exists() and not out_dir.exists():
-            os.rename(old / "x", out_dir)
-        raise UsageError(f"cannot write {out_dir}: {e.strerror}") from None
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return [out_dir / rel for rel in sorted(files)]
+from .output import write_outputs  # noqa: F401

@@ -10,6 +10,7 @@ is, the order of the entries, entries the layout does not have) is one info
 finding, or errors with ``strict_table``. A vring's da is VRING-05's.
 """
 
+from .rules import Act
 from .util import ADDR_ANY, TYPE_NAMES
 
 MUST_AGREE = {'vdev': ('id', 'dfeatures', 'num_of_vrings'), 'carveout': ('da', 'len'),
@@ -17,6 +18,8 @@ MUST_AGREE = {'vdev': ('id', 'dfeatures', 'num_of_vrings'), 'carveout': ('da', '
 MAY_DIFFER = {'vdev': ('notifyid', 'config_len'), 'carveout': ('name', 'pa', 'flags'),
               'trace': ('name', 'da', 'len'), 'vring': ('notifyid',)}
 HEX_KEYS = ('da', 'pa', 'len', 'flags', 'align', 'dfeatures')
+_LOOSE = Act('none', None, 'assigns notify IDs and pa itself and reads names, the trace '
+             'entry and the order from the table')
 
 
 def match_entries(entries: list, wanted: list) -> dict:
@@ -106,7 +109,7 @@ class LayoutRules:
                     for obj, text in loose]
         return [self.finding('LAY-01', 'the table differs from the layout\'s only where the '
                              'loaders do not care: ' + '; '.join(text for _, text in loose),
-                             '.resource_table', severity='info')]
+                             '.resource_table', severity='info', linux=_LOOSE, openamp=_LOOSE)]
 
     def hvl(self):
         """HVL-01: pool symbols and .shared.vring sections where the layout says."""

@@ -77,15 +77,13 @@ class PlacementRules:
         return out
 
     def table_segment(self, sec):
-        """The PT_LOAD whose file bytes hold the table's, or None (not SHF_ALLOC,
-        or no segment loads those bytes at an address range that holds sh_addr)."""
+        """The PT_LOAD whose file bytes hold the table's, or None (not
+        SHF_ALLOC, or no segment loads those bytes)."""
         if not sec.sh_flags & SHF_ALLOC:
             return None
         return next((p for p in self.loads
                      if p.p_offset <= sec.sh_offset
-                     and sec.sh_offset + sec.sh_size <= p.p_offset + p.p_filesz
-                     and p.p_vaddr <= sec.sh_addr
-                     and sec.sh_addr + sec.sh_size <= p.p_vaddr + p.p_memsz), None)
+                     and sec.sh_offset + sec.sh_size <= p.p_offset + p.p_filesz), None)
 
     def moved_table(self, sec, seg, loads_at: int, obj: str, rng: list):
         """RSC-04: sh_addr is not where the segment puts the table's bytes."""

@@ -504,7 +504,7 @@ def test_moved_table_is_rsc04_with_where_its_bytes_load(handwritten):
     (f,) = check_elf(elf, layout, domain).errors
     assert f.message.startswith('.resource_table sh_addr is 0x3f800 but its bytes (file offset ')
     assert f.message.endswith(') load at 0x3f000 in segment 2')
-    assert f.ranges == [(0x3F800, 0x3F800 + 0x74), (0x3F000, 0x3F000 + 0x74)]
+    assert f.ranges == [(0x3F800, 0x3F800 + 200), (0x3F000, 0x3F000 + 200)]
 
 
 def test_loader_decides_the_effect_and_the_severity(handwritten):

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SYSTEMS
+from conftest import REPO
 from elf import firmware as fw
 from elf import handwritten as hw
 from zephyr_amp.elfcheck import RULES, ElfCheckError, check_elf, vring_size
-from zephyr_amp.elfcheck.rules import Findings
 from zephyr_amp.elfread import ElfImage
 
 
@@ -312,258 +311,6 @@ def test_every_rule_is_documented():
     assert {r: s.split()[0] for r, s in rows.items()} == {r: RULES[r].severity for r in RULES}
 
 
-# -- firmware built from what amp-config generates --------------------------
-
-ENTRY = {'EM_ARM': ('r5', '_vector_table'), 'EM_AARCH64': ('a53', '_start')}
-
-
-# The bundled systems, then the valid systems of the amp-config tests (they
-# bring the qemu_cortex_a53 AArch64 and qemu_cortex_r5 domains).
-TEST_BOARDS = REPO / 'tests' / 'data' / 'boards'
-GENERATED_SYSTEMS = SYSTEMS + sorted((REPO / 'tests' / 'data' / 'valid').glob('*.yaml'))
-
-
-def _generated_images(out):
-    """(system, domain, elf, layout) for every remote domain of every system
-    above: the C table, headers and linker fragments of `west amp-config`,
-    linked with a minimal application."""
-    from zephyr_amp import config
-    for path in GENERATED_SYSTEMS:
-        gen = out / path.stem
-        config.generate(path, gen, board_roots=[TEST_BOARDS])
-        layout = config.layout_for(path, board_roots=[TEST_BOARDS])
-        for name, dom in sorted(layout['domains'].items()):
-            if not dom.get('elf') or dom.get('resource_table') is None:
-                continue
-            target, entry = ENTRY[dom['elf']['machine']]
-            views = {r['name']: r['views'].get(name, r['base']) for r in layout['regions']}
-            regions = sorted(dom['load_regions'], key=views.get)
-            code = min(regions, key=lambda r: abs(views[r] - ((dom.get('boot') or {})
-                                                              .get('lovec', views[r]))))
-            data = next((r for r in regions if r != code), code)
-            here = gen / name
-            ld_defines = {'CODE_REGION': code, 'DATA_REGION': data, 'ENTRY_SYMBOL': entry}
-            sources = [fw.HERE / fw.TARGETS[target]['main'], here / 'resource_table.c']
-            if (here / 'amp_hvl.ld').exists():
-                ld_defines['HAVE_AMP_HVL'] = None
-                sources.append(_hvl_vrings(layout, name, out / f'{path.stem}-{name}-hvl.c'))
-            elf = fw.build(target, out, f'{path.stem}-{name}',
-                           defines={'NO_TRACE_BUF': None}, ld_defines=ld_defines,
-                           ld_template=fw.HERE / 'generated.ld.in',
-                           ldflags=(f'-Wl,-L{here}',), sources=sources,
-                           table_header='', include_dirs=[here])
-            yield path.stem, name, elf, layout
-
-
-def _hvl_vrings(layout, domain, path):
-    """A C file with one array per HVL vring of the domain, each in the
-    .shared.vring.N section the HVL driver defines it in."""
-    lines = []
-    for link in layout['links']:
-        if link.get('transport') == 'hvl' and link.get('driver') == domain:
-            for dev in link['devices']:
-                for q in dev['queues']:
-                    n = q['section'].rsplit('.', 1)[1]
-                    lines.append(f'__attribute__((section("{q["section"]}"), used)) '
-                                 f'char hvl_vring{n}[{q["size"]}];')
-    path.write_text('\n'.join(lines) + '\n')
-    return path
-
-
-@pytest.fixture(scope='session')
-def generated(tmp_path_factory):
-    return list(_generated_images(tmp_path_factory.mktemp('generated')))
-
-
-def test_generated_firmware_validates_clean(generated):
-    assert generated, 'no system has a remote domain with a resource table'
-    assert {'EM_ARM', 'EM_AARCH64'} <= {lay['domains'][d]['elf']['machine']
-                                        for _, d, _, lay in generated}
-    found = {(system, domain): [str(f) for f in check_elf(elf, layout, domain).findings]
-             for system, domain, elf, layout in generated}
-    assert found == {key: [] for key in found}
-
-
-def test_generated_firmware_with_one_change(generated, tmp_path):
-    """The generated image of the first system with a vdev, with its table's vring moved."""
-    domain, elf, layout, vdev = next(
-        (d, e, lay, v) for _, d, e, lay in generated
-        for v in lay['resource_tables'][d]['entries'] if v['type'] == 'vdev')
-    with ElfImage.open(elf) as image:
-        (sec,) = image.sections_named('.resource_table')
-    data = bytearray(Path(elf).read_bytes())
-    at = sec.sh_offset + vdev['offset'] + 28               # vring 0 field da
-    da = int.from_bytes(data[at:at + 4], 'little')
-    data[at:at + 4] = (da + 0x100).to_bytes(4, 'little')
-    path = tmp_path / 'moved-vring.elf'
-    path.write_bytes(bytes(data))
-    report = check_elf(path, layout, domain)
-    assert [(f.rule, f.message) for f in report.errors] == [
-        ('VRING-05', f'vdev0/vring0 da is {da + 0x100:#x}, the layout expects {da:#x} (or ANY) '
-         'in vdev0vring0 (rpmsg0_vring0)')]
-
-
-def test_generated_split_image_on_the_other_cores_tcm(generated, tmp_path):
-    """Split mode: RPU0's generated image with its data segment moved (by
-    p_paddr) onto RPU1's BTCM at its global address."""
-    found = [(d, e, lay) for s, d, e, lay in generated if s == 'kv260-split-rpmsg']
-    if not found:
-        pytest.skip('systems/kv260-split-rpmsg.yaml is not bundled')
-    (domain, elf, layout), *_ = found
-    rpu1_btcm = next(r for r in layout['regions'] if r['name'] == 'rpu1_btcm')
-    data = Path(elf).read_bytes()
-    index, seg = next((i, p) for i, p in enumerate(fw.phdrs(data)) if p['p_paddr'] == 0x20000)
-    path = tmp_path / 'on-rpu1.elf'
-    path.write_bytes(fw.set_phdr(data, index, p_paddr=rpu1_btcm['base']))
-    report = check_elf(path, layout, domain)
-    end = rpu1_btcm['base'] + seg['p_memsz']
-    assert [(f.rule, f.message) for f in report.errors] == [
-        ('SEG-07', (f'segment [{rpu1_btcm["base"]:#x},+{seg["p_memsz"]:#x}) overlaps rpu1_btcm '
-         '(rpu1)'))]
-    assert report.errors[0].ranges[0] == (rpu1_btcm['base'], end)
-
-
-# -- firmware with a hand-written table (tests/elf/handwritten.py) ------------
-
-@pytest.fixture(scope='session')
-def handwritten(fw_dir):
-    """{variant id: (variant, elf, layout, domain)}, the layouts from the
-    system YAMLs through amp-config's own code."""
-    from zephyr_amp import config
-    layouts = {t: config.layout_for(path, board_roots=roots)
-               for t, (path, _, roots) in hw.SYSTEMS.items()}
-    return {v.id: (v, hw.build(v, fw_dir), layouts[v.target], hw.SYSTEMS[v.target][1])
-            for v in hw.VARIANTS}
-
-
-@pytest.mark.parametrize('target', sorted(hw.PINNED))
-def test_handwritten_addresses_are_the_systems(handwritten, target):
-    """What hw_<target>.h hard-codes is where the system's layout puts it."""
-    _, _, layout, domain = handwritten[f'{target}-clean']
-    views = {r['name']: (r.get('views') or {}).get(domain, r['base'])
-             for r in layout['regions']}
-    assert {name: views.get(name) for name in hw.PINNED[target]} == hw.PINNED[target]
-
-
-@pytest.mark.parametrize('target', sorted(hw.PINNED))
-def test_handwritten_clean_image_passes_with_its_system(handwritten, target):
-    """Another trace name, other notify IDs and an extra leading carveout: no
-    error and no warning, one LAY-01 line of information."""
-    _, elf, layout, domain = handwritten[f'{target}-clean']
-    report = check_elf(elf, layout, domain)
-    assert [(f.rule, f.severity) for f in report.findings] == [('LAY-01', 'info')]
-    info = report.findings[0].message
-    for piece in ("rsc entry 0 (carveout) is not in the layout's table",
-                  'rsc entry 1 (vdev) notifyid is 31, the layout says 2',
-                  "rsc entry 2 (trace) name is 'remote_log', the layout says 'Zephyr_log'"):
-        assert piece in info
-    assert report.ok(werror=True)
-    strict = check_elf(elf, layout, domain, strict_table=True)
-    assert {f.rule for f in strict.errors} == {'LAY-01'} and len(strict.errors) == 5
-
-
-@pytest.mark.parametrize('target', sorted(hw.PINNED))
-def test_handwritten_clean_image_without_its_system(handwritten, target):
-    """The trace buffer lies outside every segment (in TCM on the KV260): only
-    the layout can say the host maps it, so without one it is a warning."""
-    _, elf, _, _ = handwritten[f'{target}-clean']
-    report = check_elf(elf)
-    assert [(f.rule, f.severity) for f in report.findings] == [('TRACE-02', 'warning')]
-    assert 'needs the layout: pass --system or --layout' in report.findings[0].message
-    assert report.ok()
-
-
-DEFECTS = [v for v in hw.VARIANTS if v.rule]
-
-
-@pytest.mark.parametrize('variant', DEFECTS, ids=[v.id for v in DEFECTS])
-def test_handwritten_defect_is_one_error(handwritten, variant):
-    _, elf, layout, domain = handwritten[variant.id]
-    report = check_elf(elf, layout, domain, variant.loader)
-    assert [f.rule for f in report.errors] == [variant.rule], [str(f) for f in report.errors]
-    assert variant.message in report.errors[0].message, str(report.errors[0])
-    # The same verdict without the system, where the rule needs no layout.
-    alone = check_elf(elf, loader=variant.loader)
-    needs_layout = variant.rule in ('VRING-04', 'VRING-05', 'TRACE-02')
-    assert alone.ok() == (variant.rule == 'TRACE-02') or needs_layout
-
-
-def test_one_defect_attaches_its_consequences(handwritten):
-    _, elf, layout, domain = handwritten['r5-vring-on-buffers']
-    (f,) = check_elf(elf, layout, domain).errors
-    assert f.also == ['VRING-08 rsc entry 0 (carveout) [0x3ed02000,+0x2000) overlaps '
-                      'vdev0/vring1 [0x3ed02000,+0xe6)']
-    assert '(also: VRING-08 ' in str(f)
-    _, elf, layout, domain = handwritten['r5-vring-too-big']
-    (f,) = check_elf(elf, layout, domain).errors
-    assert [a.split()[0] for a in f.also] == ['VRING-08']
-
-
-def test_moved_table_is_rsc04_with_where_its_bytes_load(handwritten):
-    _, elf, layout, domain = handwritten['r5-table-moved']
-    (f,) = check_elf(elf, layout, domain).errors
-    assert f.message.startswith('.resource_table sh_addr is 0x3f800 but its bytes (file offset ')
-    assert f.message.endswith(') load at 0x3f000 in segment 2')
-    assert f.ranges == [(0x3F800, 0x3F800 + 200), (0x3F000, 0x3F000 + 200)]
-
-
-def test_loader_decides_the_effect_and_the_severity(handwritten):
-    """--loader overrides the layout's loader (linux-remoteproc here)."""
-    _, elf, layout, domain = handwritten['r5-notify-duplicate-openamp']
-    linux = [f for f in check_elf(elf, layout, domain).findings if f.rule == 'VDEV-04']
-    assert [(f.severity, f.effect.split(':')[0]) for f in linux] == [('warning', 'Linux')]
-    openamp = [f for f in check_elf(elf, layout, domain, 'openamp').findings
-               if f.rule == 'VDEV-04']
-    assert [(f.severity, f.effect.split(':')[0]) for f in openamp] == [('error', 'OpenAMP')]
-    both = [f for f in check_elf(elf).findings if f.rule == 'VDEV-04']
-    assert both[0].effect.startswith('Linux: ') and '; OpenAMP: ' in both[0].effect
-    assert both[0].message.endswith('(an error if the loader is OpenAMP: pass --loader or '
-                                    '--system)')
-
-
-def test_vring03_quotes_the_kernel(handwritten):
-    _, elf, layout, domain = handwritten['r5-align-0']
-    (f,) = check_elf(elf, layout, domain).errors
-    assert f.effect == ('Linux: "invalid qsz (%d) or alignment (%d)", the vdev probe fails: '
-                        'no rpmsg device; the core still boots')
-    assert str(f).split(' => ')[1].startswith('ignored: Linux: ')
-
-
-def test_elf07_gives_file_offsets_and_the_header(handwritten):
-    _, elf, layout, domain = handwritten['r5-truncated']
-    (f,) = check_elf(elf, layout, domain).errors
-    assert f.obj.startswith('section header ') and f.file_ranges
-    assert ' file offsets [0x' in str(f)
-    assert f.to_json()['ranges_are'] == 'file offsets'
-
-
-@pytest.mark.parametrize('loader', [None, 'linux-remoteproc', 'openamp'])
-def test_in_silence_only_where_nothing_is_printed(loader):
-    make = Findings(loader)
-    for rule in RULES:
-        text = str(make(rule, 'x', severity='error'))
-        if 'ignored in silence' in text:
-            assert '"' not in text.split(' => ')[1], text
-
-
-def test_handwritten_through_the_command(handwritten, tmp_path):
-    """The clean A53 image against its system through `west amp-validate`'s
-    code, with the system's board in a --board-root: exit 0."""
-    import os
-    import subprocess
-    import sys
-    _, elf, _, domain = handwritten['a53-clean']
-    path, _, roots = hw.SYSTEMS['a53']
-    r = subprocess.run([sys.executable, str(REPO / 'scripts' / 'west_commands' /
-                                             'amp_validate.py'), str(elf), '--system', str(path),
-                        '--board-root', str(roots[0]), '--domain', domain, '--werror'],
-                       capture_output=True, text=True, check=False,
-                       env=dict(os.environ, ZEPHYR_AMP_CACHE=str(tmp_path)))
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.splitlines()[-1].endswith('OK: 0 error(s), 0 warning(s), checked against '
-                                              'domain zep')
-
-
 # -- specific behaviours ---------------------------------------------------
 
 def test_findings_carry_object_range_region_and_consequence(broken):
@@ -757,7 +504,18 @@ def _alarm(signum, frame):
     raise _Timeout
 
 
-def test_random_mutations_never_crash_or_hang(good, xamp, handwritten, tmp_path):
+@pytest.fixture(scope='session')
+def handwritten_clean(fw_dir):
+    """(elf, layout, domain) of the clean hand-written image of each target."""
+    from zephyr_amp import config
+    out = []
+    for v in (v for v in hw.VARIANTS if v.rule is None):
+        path, domain, roots = hw.SYSTEMS[v.target]
+        out.append((hw.build(v, fw_dir), config.layout_for(path, board_roots=roots), domain))
+    return out
+
+
+def test_random_mutations_never_crash_or_hang(good, xamp, handwritten_clean, tmp_path):
     """Thousands of damaged images (seeded): every one ends in a Report. The
     images with attach metadata have it damaged where the table would be."""
     rng = random.Random(20260602)
@@ -765,7 +523,7 @@ def test_random_mutations_never_crash_or_hang(good, xamp, handwritten, tmp_path)
     images = [(good[t], fw.LAYOUTS[t], '.resource_table') for t in sorted(good)]
     images += [(xamp[t], fw.LAYOUTS[t], '.resource_table_metadata') for t in sorted(xamp)]
     images += [(elf, (layout, domain), '.resource_table')
-               for v, elf, layout, domain in (handwritten[f'{t}-clean'] for t in hw.PINNED)]
+               for elf, layout, domain in handwritten_clean]
     for path, (layout, domain), name in images:
         with ElfImage.open(path) as image:
             (sec,) = image.sections_named(name)

@@ -47,8 +47,9 @@ class Variant:
 
 def _move_table(data, by=0x800):
     """The .resource_table section's sh_addr moved while its bytes stay put."""
-    from zephyr_amp.elfread import ElfImage
     import io
+
+    from zephyr_amp.elfread import ElfImage
     with ElfImage.from_stream(io.BytesIO(data)) as image:
         (sec,) = image.sections_named('.resource_table')
     return fw.set_shdr(data, sec.index, sh_addr=sec.sh_addr + by)

@@ -132,7 +132,7 @@ class ElfImage:
     @classmethod
     def open(cls, path):
         """Open ``path``; OSError propagates (a missing file is the caller's problem)."""
-        stream = open(path, 'rb')
+        stream = open(path, 'rb')   # noqa: SIM115 - kept open for the image's life, closed by close()
         try:
             return cls.from_stream(stream)
         except BaseException:

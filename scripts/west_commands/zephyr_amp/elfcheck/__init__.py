@@ -31,6 +31,8 @@ sees it), segments, placement, table, entries, compare (the rule phases, as
 mixins of checker.Checker), util (constants and helpers).
 """
 
+from __future__ import annotations
+
 from ..elfread import ElfImage
 from .checker import Checker
 from .rules import LINUX, OPENAMP, RULES, Act, Finding, Report, Rule
@@ -41,8 +43,8 @@ __all__ = ['LINUX', 'OPENAMP', 'RULES', 'Act', 'Area', 'ElfCheckError', 'Finding
            'Rule', 'Target', 'check_elf', 'vring_size']
 
 
-def check_elf(path, layout: dict = None, domain: str = None, loader: str = None,
-              strict_table: bool = False) -> Report:
+def check_elf(path, layout: dict | None = None, domain: str | None = None,
+              loader: str | None = None, strict_table: bool = False) -> Report:
     """Check the ELF at ``path``; with ``layout`` and ``domain`` also against
     the system. ``loader`` ('linux-remoteproc' | 'openamp') overrides the
     domain's loader: whose behaviour each finding states, and the severities

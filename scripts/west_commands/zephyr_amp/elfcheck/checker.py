@@ -1,5 +1,7 @@
 """One check of one image: the rule phases in order, then one finding per defect."""
 
+from __future__ import annotations
+
 from .compare import LayoutRules
 from .entries import EntryRules
 from .placement import PlacementRules
@@ -17,7 +19,7 @@ CAUSES = ('VRING-04', 'VRING-05', 'VRING-06', 'VRING-10', 'ENT-02', 'TRACE-02')
 class Checker(SegmentRules, PlacementRules, TableRules, EntryRules, LayoutRules):
     """Runs the rule phases over one image; each phase returns findings."""
 
-    def __init__(self, image, target, loader: str = None, strict_table: bool = False):
+    def __init__(self, image, target, loader: str | None = None, strict_table: bool = False):
         self.image = image
         self.target = target
         self.loader = loader

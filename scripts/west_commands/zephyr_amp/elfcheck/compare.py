@@ -80,8 +80,8 @@ class LayoutRules:
                 loose.append(('.resource_table', what))
         order = [wanted.index(matches[e.index]) for e in entries if e.index in matches]
         if order != sorted(order):
-            loose.append(('.resource_table', 'the entries are in another order than the '
-                          'layout\'s'))
+            loose.append(('.resource_table',
+                          "the entries are in another order than the layout's"))
         def fresh(obj):
             return not any(obj == o or obj.startswith(o + ' ') for o in reported)
 
@@ -96,8 +96,9 @@ class LayoutRules:
                                            f'{label} field {key}'))
         for key in MAY_DIFFER[kind]:
             if key in have and key in want and have[key] != want[key]:
-                loose.append((f'{label} field {key}', f'{label} {key} is '
-                              f'{_show(key, have[key])}, the layout says {_show(key, want[key])}'))
+                text = (f'{label} {key} is {_show(key, have[key])}, the layout says '
+                        f'{_show(key, want[key])}')
+                loose.append((f'{label} field {key}', text))
 
     def loose_differences(self, loose: list) -> list:
         """One info finding for what the loaders do not care about, or (strict)
@@ -135,7 +136,8 @@ class LayoutRules:
             queues = [q for d in link.get('devices') or () for q in d.get('queues') or ()
                       if q.get('section')]
             if not sections:
-                out.append(self.finding('HVL-01', 'no .shared.vring section; the HVL vrings must be '
+                out.append(self.finding('HVL-01',
+                                        'no .shared.vring section; the HVL vrings must be '
                                    'linked at the start of the shared region', '.shared.vring',
                                    region=link.get('name')))
                 continue

@@ -87,7 +87,8 @@ class EntryRules:
                     if at == ADDR_ANY and region is not None:
                         at = region.start
                     if at != ADDR_ANY and at >= U32_END:
-                        out.append(self.finding('VRING-10', f'the layout puts {name} at {at:#x}; its '
+                        out.append(self.finding('VRING-10',
+                                                f'the layout puts {name} at {at:#x}; its '
                                            'u32 da cannot hold an address at or above 4 GiB',
                                            obj, [(at, at + 1)],
                                            region.name if region is not None else None))
@@ -100,7 +101,8 @@ class EntryRules:
                 value = w.get(key)
                 obj = f'{e.label} field {key}'
                 if isinstance(value, int) and value >= U32_END:
-                    out.append(self.finding('VRING-10', f'the layout says {key} {value:#x}; the u32 '
+                    out.append(self.finding('VRING-10',
+                                            f'the layout says {key} {value:#x}; the u32 '
                                        f'{key} of a {TYPE_NAMES.get(e.type)} entry cannot hold '
                                        'it', obj, [] if key == 'len' else [(value, value + 1)]))
                 elif key != 'len' and key in f:

@@ -132,7 +132,8 @@ class PlacementRules:
         orphan = ('; Zephyr\'s ZynqMP RPU script has no rule for the table, ld places it as '
                   'an orphan' if t.platform == XLNX_R5 else '')
         gen = f'<amp-config output>/{t.name}'
-        return [self.finding('PLAT-02', f'Zephyr image not linked with the generated amp_sections.ld '
+        return [self.finding('PLAT-02',
+                             f'Zephyr image not linked with the generated amp_sections.ld '
                         f'(or with a stale one){orphan}: build with -DAMP_CMAKE={gen}/amp.cmake '
                         f'or add zephyr_linker_sources(SECTIONS {gen}/amp_sections.ld)', obj,
                         region=(t.table_place or {}).get('region'))]
@@ -165,7 +166,8 @@ class PlacementRules:
         addr = int.from_bytes(data[XAMP.size:need], 'little')
         out = []
         if magic != XAMP_MAGIC:
-            out.append(self.finding('PLAT-01', f'magic is {magic:#x}, not {XAMP_MAGIC:#x} (\'xamp\'): '
+            out.append(self.finding('PLAT-01',
+                                    f'magic is {magic:#x}, not {XAMP_MAGIC:#x} (\'xamp\'): '
                                'xlnx_r5_remoteproc will not attach', obj + ' field magic', rng))
         if comp != XAMP_MAGIC ^ 0xFFFFFFFF:
             out.append(self.finding('PLAT-01', f'comp_magic is {comp:#x}, not ~magic '
@@ -183,23 +185,26 @@ class PlacementRules:
                 out.append(self.finding('PLAT-01', f'rsc_tbl_size is {size}, .resource_table is '
                                    f'{sec.sh_size} bytes: an attach would map the wrong size',
                                    obj + ' field rsc_tbl_size', linux=_WRONG_ATTACH))
-        t = self.target
-        if self.layout_checks and t.platform == XLNX_R5:
-            # The driver reads the metadata at the base of memory-region 0, the
-            # domain's firmware region (a carveout when it has none).
-            home = (next((a for a in t.load if a.kind == 'firmware'), None)
-                    or next((a for a in t.load if a.kind == 'carveout'), None))
-            if home is None:
-                out.append(self.finding('PLAT-01', f'{t.name} has no firmware or carveout region; '
-                                   'xlnx_r5_remoteproc reads the metadata at the start of its '
-                                   'first memory-region', obj, rng))
-            elif meta.sh_addr != home.start or not meta.sh_flags & SHF_ALLOC:
-                where = (f'is at {meta.sh_addr:#x}' if meta.sh_flags & SHF_ALLOC
-                         else 'is not SHF_ALLOC (never loaded)')
-                out.append(self.finding('PLAT-01', f'{obj} {where}; xlnx_r5_remoteproc reads it at '
-                                   f'the start of {home.title} ({home.start:#x})', obj,
-                                   rng + [(home.start, home.end)], home.name))
+        if self.layout_checks and self.target.platform == XLNX_R5:
+            out += self.metadata_place(meta, obj, rng)
         return out
 
-    # D-G. table contents ---------------------------------------------------
-
+    def metadata_place(self, meta, obj: str, rng: list) -> list:
+        """PLAT-01 (xlnx): the metadata at the start of the domain's firmware region."""
+        t = self.target
+        out = []
+        # The driver reads the metadata at the base of memory-region 0, the
+        # domain's firmware region (a carveout when it has none).
+        home = (next((a for a in t.load if a.kind == 'firmware'), None)
+                or next((a for a in t.load if a.kind == 'carveout'), None))
+        if home is None:
+            out.append(self.finding('PLAT-01', f'{t.name} has no firmware or carveout region; '
+                               'xlnx_r5_remoteproc reads the metadata at the start of its '
+                               'first memory-region', obj, rng))
+        elif meta.sh_addr != home.start or not meta.sh_flags & SHF_ALLOC:
+            where = (f'is at {meta.sh_addr:#x}' if meta.sh_flags & SHF_ALLOC
+                     else 'is not SHF_ALLOC (never loaded)')
+            out.append(self.finding('PLAT-01', f'{obj} {where}; xlnx_r5_remoteproc reads it at '
+                               f'the start of {home.title} ({home.start:#x})', obj,
+                               rng + [(home.start, home.end)], home.name))
+        return out

@@ -12,6 +12,8 @@ A finding shows the act of the loader in charge (the domain's, or
 ``--loader``), or of both when no loader is known.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 
 LINUX = 'linux-remoteproc'
@@ -198,9 +200,10 @@ RULES = {r.id: r for r in (
     _r('VRING-09', 'warning', Act('ignore', None, 'WARN_ON() for asymmetric vrings; rpmsg '
                                   'buffers run out or overlap what follows the pool'),
        Act('none', None, 'uses what the table says')),
-    _r('VRING-10', 'error', Act('corrupt', ('DMA address cast in 32bit to fit resource table '
-                                            'format', 'Physical address cast in 32bit to fit '
-                                'resource table format'), 'the remote uses the truncated address'),
+    _r('VRING-10', 'error', Act('corrupt', (
+        'DMA address cast in 32bit to fit resource table format',
+        'Physical address cast in 32bit to fit resource table format'),
+        'the remote uses the truncated address'),
        Act('corrupt', None, 'the remote uses the truncated address')),
     _r('PLAT-01', 'warning', Act('fail', 'invalid magic number, won\'t attach',
                                  '(dev_dbg: printed only with dynamic debug) attaching to the '
@@ -216,8 +219,8 @@ RULES = {r.id: r for r in (
 )}
 
 
-def loader_acts(rule: Rule, loader: str = None, linux: Act = None,
-                openamp: Act = None) -> list:
+def loader_acts(rule: Rule, loader: str | None = None, linux: Act | None = None,
+                openamp: Act | None = None) -> list:
     """[(who, Act)] of the loader in charge, or of both when it is not known."""
     acts = [('Linux', linux or rule.linux), ('OpenAMP', openamp or rule.openamp)]
     if loader == LINUX:
@@ -321,11 +324,12 @@ class Findings:
     """Makes findings for one check: the loader in charge decides the
     consequence and the effect text (``loader`` None: both loaders)."""
 
-    def __init__(self, loader: str = None):
+    def __init__(self, loader: str | None = None):
         self.loader = loader
 
-    def __call__(self, rule: str, message: str, obj: str = '', ranges=(), region: str = None,
-                 severity: str = None, linux: Act = None, openamp: Act = None,
+    def __call__(self, rule: str, message: str, obj: str = '', ranges=(),
+                 region: str | None = None, severity: str | None = None,
+                 linux: Act | None = None, openamp: Act | None = None,
                  file_ranges: bool = False, names: tuple = ()) -> Finding:
         r = RULES[rule]
         acts = loader_acts(r, self.loader, linux, openamp)

@@ -64,7 +64,8 @@ class SegmentRules:
         for p in self.loads:
             span = [(p.p_paddr, p.p_paddr + p.p_memsz)]
             if p.p_filesz > p.p_memsz:
-                out.append(self.finding('SEG-01', f'p_filesz {p.p_filesz:#x} is larger than p_memsz '
+                out.append(self.finding('SEG-01',
+                                        f'p_filesz {p.p_filesz:#x} is larger than p_memsz '
                                    f'{p.p_memsz:#x}', self.label(p), span))
             if p.p_offset + p.p_filesz > self.image.size:
                 out.append(self.finding('SEG-02', f'segment bytes end at file offset '
@@ -72,7 +73,8 @@ class SegmentRules:
                                    f'{self.image.size:#x} bytes', self.label(p),
                                    [(p.p_offset, p.p_offset + p.p_filesz)], file_ranges=True))
             if p.p_paddr != p.p_vaddr:
-                out.append(self.finding('SEG-03', f'p_paddr {p.p_paddr:#x} != p_vaddr {p.p_vaddr:#x}:'
+                out.append(self.finding('SEG-03',
+                                        f'p_paddr {p.p_paddr:#x} != p_vaddr {p.p_vaddr:#x}:'
                                    ' the loaders place the bytes at p_paddr', self.label(p), span))
             if p.p_memsz == 0:
                 out.append(self.finding('SEG-05', 'PT_LOAD with p_memsz 0' + self.unless_openamp(),
@@ -105,7 +107,8 @@ class SegmentRules:
                           and a.base <= start < a.base + (a.end - a.start)), None)
             if alias is not None:
                 local = start - alias.base + alias.start
-                out.append(self.finding('SEG-08', f'segment at {start:#x} uses the global TCM alias '
+                out.append(self.finding('SEG-08',
+                                        f'segment at {start:#x} uses the global TCM alias '
                                    f'of {alias.title}; link it at the R5-local address '
                                    f'{local:#x}', self.label(p), [(start, end)], alias.name))
                 continue
@@ -177,11 +180,13 @@ class SegmentRules:
         if self.image.shdrs and not any(
                 s.sh_flags & SHF_ALLOC and s.sh_flags & SHF_EXECINSTR
                 and s.sh_addr <= vaddr < s.sh_addr + s.sh_size for s in self.image.shdrs):
-            return [self.finding('SEG-09', f'{self.label(seg)} covers the R5 {name} reset vector at '
+            return [self.finding('SEG-09',
+                                 f'{self.label(seg)} covers the R5 {name} reset vector at '
                             f'{vec:#x} with no code section there ({unused})', self.label(seg),
                             [(vec, vec + 4)])]
         if entry not in (boot.get('lovec'), boot.get('hivec')):
-            return [self.finding('SEG-09', f'{unused}; the R5 boots at {name} {vec:#x}', 'ELF header',
+            return [self.finding('SEG-09',
+                                 f'{unused}; the R5 boots at {name} {vec:#x}', 'ELF header',
                             [(entry, entry + 1)], severity='warning')]
         return []
 

@@ -44,7 +44,8 @@ class TableRules:
         size = len(data)
         obj = '.resource_table header'
         if size < 16:
-            return [self.finding('HDR-01', f'.resource_table is {size} bytes, a header needs 16', obj)]
+            return [self.finding('HDR-01',
+                                 f'.resource_table is {size} bytes, a header needs 16', obj)]
         ver, num, r0, r1 = struct.unpack_from('<IIII', data)
         out = []
         if ver != 1:

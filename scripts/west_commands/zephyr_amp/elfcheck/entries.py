@@ -278,7 +278,7 @@ class EntryRules:
             need = min(2 * num, 512) * 512
             if pool.get('size', need) < need:
                 return [self.finding('VRING-09', f'vdev{vdev_index} with num {num} needs a '
-                                f'{need:#x}-byte buffer pool, {pool.get("region")} is '
+                                f'{need:#x}-byte buffer pool, {self.title(pool.get("region"))} is '
                                 f'{pool["size"]:#x}', e.label, region=pool.get('region'))]
         return []
 
@@ -322,3 +322,7 @@ class EntryRules:
 
     # Layout comparisons ----------------------------------------------------
 
+    def title(self, region: str) -> str:
+        """A layout region as messages name it (devicetree name, layout name)."""
+        area = self.target.area(region) if self.target is not None else None
+        return area.title if area is not None else str(region)

@@ -197,8 +197,9 @@ RULES = {r.id: r for r in (
                                 'image'),
        Act('corrupt', None, 'the host initialises the ring over the loaded image')),
     _r('VRING-08', 'error', Act('corrupt', None, 'two users write the same memory')),
-    _r('VRING-09', 'warning', Act('ignore', None, 'WARN_ON() for asymmetric vrings; rpmsg '
-                                  'buffers run out or overlap what follows the pool'),
+    _r('VRING-09', 'warning', Act('none', None, 'goes on: virtio_rpmsg_bus WARN_ON()s (a kernel '
+                                  'warning with a backtrace) for asymmetric vrings, and a pool '
+                                  'too small for its buffers overlaps what follows it'),
        Act('none', None, 'uses what the table says')),
     _r('VRING-10', 'error', Act('corrupt', (
         'DMA address cast in 32bit to fit resource table format',

@@ -130,7 +130,7 @@ class ElfImage:
     parser: str = 'pyelftools'
 
     @classmethod
-    def open(cls, path):
+    def open(cls, path) -> 'ElfImage':
         """Open ``path``; OSError propagates (a missing file is the caller's problem)."""
         stream = open(path, 'rb')   # noqa: SIM115 - kept open for the image's life, closed by close()
         try:
@@ -155,7 +155,7 @@ class ElfImage:
     def __exit__(self, *exc):
         self.close()
 
-    def read(self, offset, size):
+    def read(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset`` (fewer at the end of the file)."""
         if offset < 0 or size <= 0 or offset >= self.size:
             return b''
@@ -358,13 +358,13 @@ class ElfImage:
         s = _SHDR[self._cls]
         return s.unpack(self.read(offset, s.size))[:8]
 
-    def sections_named(self, name):
+    def sections_named(self, name: str) -> list:
         """The section headers called exactly ``name``, in table order."""
         return [s for s in self.shdrs or () if s.name == name]
 
     # Symbols ---------------------------------------------------------------
 
-    def symbol(self, name):
+    def symbol(self, name: str) -> 'int | None':
         """The value of the symbol ``name`` in .symtab, or None (no symbol
         table, or it is unreadable). Cached per name."""
         cache = self.__dict__.setdefault('_symbol_cache', {})

@@ -50,7 +50,9 @@ class Target:
     hvl: list           # HVL links of this domain
 
     @classmethod
-    def from_layout(cls, layout, domain):
+    def from_layout(cls, layout: dict, domain: str) -> 'Target':
+        """The domain's view of a layout.json document; ElfCheckError when it has
+        no such domain or is malformed."""
         if not isinstance(layout, dict) or not isinstance(layout.get('domains'), dict):
             raise ElfCheckError('the layout has no "domains" object; is it a layout.json?')
         domains = layout['domains']
@@ -82,10 +84,10 @@ class Target:
                    hvl=[ln for ln in links if ln.get('transport') == 'hvl'
                         and ln.get('driver', domain) == domain])
 
-    def area(self, name):
+    def area(self, name: str) -> 'Area | None':
         return next((a for a in self.areas if a.name == name), None)
 
-    def load_area_holding(self, start, end):
+    def load_area_holding(self, start: int, end: int) -> 'Area | None':
         """The one load region that holds [start, end), or None."""
         return next((a for a in self.load if a.start <= start and end <= a.end), None)
 

@@ -215,3 +215,29 @@ def test_real_west_command(images, tmp_path):
     r = subprocess.run([west, '-q', 'amp-validate', str(images['bad']), '--json'],
                        cwd=tmp_path / 'ws', capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 1 and json.loads(r.stdout)['ok'] is False, r.stderr
+
+
+def test_cached_layout_follows_the_system_bytes(tmp_path, monkeypatch):
+    """The cached --system layout is keyed by the system's bytes: an edit lays
+    it out again; a system with errors is reported, never cached."""
+    from zephyr_amp.elfcheck import layouts
+    from zephyr_amp.errors import AmpError
+    cache = tmp_path / 'cache'
+    monkeypatch.setenv('ZEPHYR_AMP_CACHE', str(cache))
+    system = tmp_path / 'sys.yaml'
+    text = (REPO / 'tests' / 'elf' / 'systems' / 'kv260-handwritten.yaml').read_text()
+    system.write_text(text)
+    first = layouts.system_layout(system)
+    assert layouts.system_layout(system) == first and len(list(cache.glob('*.json'))) == 1
+    system.write_text(text.replace('num: 8 ', 'num: 16 '))
+    again = layouts.system_layout(system)
+    assert again['links'][0]['vdev']['vrings'][0]['num'] == 16
+    assert len(list(cache.glob('*.json'))) == 2
+    system.write_text(text.replace('num: 8 ', 'num: 6 '))
+    with pytest.raises(AmpError):
+        layouts.system_layout(system)
+    assert len(list(cache.glob('*.json'))) == 2
+    monkeypatch.setenv('ZEPHYR_AMP_CACHE', 'off')
+    system.write_text(text.replace('num: 8 ', 'num: 32 '))
+    assert layouts.system_layout(system)['links'][0]['vdev']['vrings'][0]['num'] == 32
+    assert len(list(cache.glob('*.json'))) == 2

@@ -49,7 +49,8 @@ Rule IDs, severities and messages: docs/amp-validate.md.
 
 Each finding is one line:
 
-  ELF: SEVERITY RULE OBJECT [RANGES] vs REGION: MESSAGE (also: ...) => CONSEQUENCE: WHAT THE LOADER DOES
+  ELF: SEVERITY RULE OBJECT [RANGES] vs REGION: MESSAGE (also: ...)
+      => CONSEQUENCE: WHAT THE LOADER DOES
 
 then one verdict line per ELF. "WHAT THE LOADER DOES" quotes the loader's own
 message; it is the domain's loader (or --loader), both when none is known.

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +19,9 @@ import jinja2
 from . import links as links_mod
 from . import memmap
 from .boards import REPO_ROOT
-from .errors import UsageError
 from .layout import RUN_DIR, Layout
 from .links.base import Block, Define, Kconfig, LinuxNode, MemoryNode, Run, Zephyr
+from .output import write_outputs  # noqa: F401 - part of render's interface
 
 if TYPE_CHECKING:
     from .layout import Entry
@@ -370,8 +367,3 @@ def _run_files(env, layout: Layout, common: dict) -> dict:
         instances=[{"domain": dl.domain.name, "args": dl.qemu["args"],
                     "env": f"AMP_ELF_{dl.domain.name}"} for dl in instances]))
     return files
-
-
-# -- writing ------------------------------------------------------------------
-
-from .output import write_outputs  # noqa: F401

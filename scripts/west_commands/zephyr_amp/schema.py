@@ -26,9 +26,10 @@ _TYPE_WORDS = {"str": "a string", "int": "an integer", "bool": "true or false",
 
 
 def load_schema(name):
-    """The schema as data: parsed once per process (libyaml when PyYAML has
-    it: these are our own files, so its error texts never reach a user), and
-    a fresh copy for each caller."""
+    """The schema as data, its patterns as written (the published JSON schema is
+    made from them; check_with() makes them whole-value matches): parsed once per
+    process (libyaml when PyYAML has it: these are our own files, so its error
+    texts never reach a user), and a fresh copy for each caller."""
     return copy.deepcopy(_parsed_schema(name))
 
 
@@ -36,16 +37,16 @@ def load_schema(name):
 def _parsed_schema(name):
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(SCHEMA_DIR / f"{name}.yaml", encoding="utf-8") as f:
-        return _whole_matches(yaml.load(f, Loader=loader))  # noqa: S506 - a safe loader
+        return yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
 
 
-def _whole_matches(node):
+def whole_matches(node):
     """Every `pattern:` and `regex;(...)` key of a schema made to match the whole
     value: pykwalify uses re.match / re.search, where a closing `$` also matches
     before a trailing newline ("rpu0\\n" passed '^[a-z][a-z0-9_]*$' and the text
     after the newline reached the generated files). (?:...)\\Z is fullmatch."""
     if isinstance(node, list):
-        return [_whole_matches(item) for item in node]
+        return [whole_matches(item) for item in node]
     if not isinstance(node, dict):
         return node
     out = {}
@@ -54,7 +55,7 @@ def _whole_matches(node):
             value = _anchored(value)
         elif isinstance(key, str) and key.startswith("regex;(") and key.endswith(")"):
             key = f"regex;({_anchored(key[len('regex;('):-1])})"
-        out[key] = _whole_matches(value)
+        out[key] = whole_matches(value)
     return out
 
 
@@ -74,7 +75,7 @@ def check(source, schema_name, schema_data=None):
 
 def check_with(source, schema):
     """check() against a schema given as data (made whole-match here)."""
-    schema = _whole_matches(schema)
+    schema = whole_matches(schema)
     logging.getLogger("pykwalify").setLevel(logging.CRITICAL)
     core = Core(source_data=source.data, schema_data=schema)
     try:

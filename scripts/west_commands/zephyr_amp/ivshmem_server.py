@@ -171,11 +171,6 @@ class IvshmemServer:
         if self._wake_w is not None:
             os.write(self._wake_w, b"e")
 
-    def wait(self) -> None:
-        """Block until stop() (from another thread or a signal handler)."""
-        if self._thread is not None:
-            self._thread.join()
-
     # -- the server thread --------------------------------------------------------
 
     def _serve(self) -> None:
@@ -314,9 +309,6 @@ def connect_unix(sock: socket.socket, path: str) -> None:
 
 # -- command line (ivshmem-server's options) -----------------------------------------
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
 def parse_size(text: str) -> int:
     """ivshmem-server's -l: bytes, or with a K, M or G suffix (powers of 1024)."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -352,7 +344,9 @@ def main(argv=None) -> int:
 
     server = IvshmemServer(args.S, args.l, args.n, shm_dir=args.m, shm_name=args.M,
                            on_event=event)
-    signal.signal(signal.SIGTERM, _interrupt)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: done.set())
     try:
         server.start()
     except OSError as e:
@@ -361,12 +355,8 @@ def main(argv=None) -> int:
     if args.p:
         Path(args.p).write_text(f"{os.getpid()}\n")
     event(f"listening on {args.S}: {args.l} bytes, {args.n} vectors per peer")
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    done.wait()
+    server.stop()
     return 0
 
 

@@ -1,0 +1,171 @@
+"""west amp-run: generated systems booted in QEMU, proved by bare-metal probes.
+
+The probes (tests/probes/) are tiny AArch64 programs built here with
+aarch64-linux-gnu-gcc against the GENERATED files of a domain: amp_layout.h
+for every address, offset, size, ID and device, amp_memory.ld and
+amp_sections.ld for where they link. The only other facts they get come from
+the board's Zephyr devicetree (the console UART, the PCIe ECAM and its 32-bit
+window), as Zephyr itself would. amp-run boots them from the generated
+qemu.args; each prints what it reads, one "PROBE ..." line per fact, and
+"PROBE PASS" or "PROBE FAIL". The tests check those lines against layout.json
+too, so a probe and a layout that agree on something wrong still fail.
+
+- native virtio: every slot's MagicValue, Version 2, DeviceID, one virtio-rng
+  request; the same probe with qemu.args stripped of bus= fails (teeth);
+- ivshmem doorbell: two instances through the built-in server: IVPosition is
+  each side's peer ID, the BAR is the layout's size, each direction's bytes at
+  the layout's offsets, the pool untouched, a doorbell on every vector;
+- ivshmem plain: the same exchange, and a new run does not see old bytes;
+- two systems, and one system in two directories, at once; a second run in
+  one directory is refused; the command line and its exit codes.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, ZEPHYR_DTS, need, need_tool
+from helpers import preprocess
+from zephyr_amp import config, run
+
+edtlib = pytest.importorskip("devicetree.edtlib")
+
+PROBES = REPO / "tests" / "probes"
+VIRTIO = REPO / "systems" / "qemu-a53-virtio.yaml"
+IVSHMEM = REPO / "systems" / "qemu-a53-ivshmem.yaml"
+TIMEOUT = 25            # a probe that has not passed by then has failed
+CC = "aarch64-linux-gnu-gcc"
+CFLAGS = ["-ffreestanding", "-nostdlib", "-static", "-O2", "-Wall", "-Werror",
+          "-mgeneral-regs-only", "-mstrict-align", "-Wl,--build-id=none",
+          "-Wl,--no-warn-rwx-segments"]
+
+
+def cname(name):
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """Addresses of qemu_cortex_a53 from its Zephyr devicetree: console UART, ECAM, and
+    the 32-bit PCI memory window (parent address, size)."""
+    base = os.environ.get("ZEPHYR_BASE")
+    zephyr_dts = Path(base) if base and (Path(base) / "dts" / "bindings").is_dir() \
+        else ZEPHYR_DTS                          # as conftest's zephyr_dts fixture
+    need(zephyr_dts.is_dir(), f"devicetree fixtures not found at {zephyr_dts}")
+    pre = preprocess(zephyr_dts, "qemu_cortex_a53", [], tmp_path_factory.mktemp("dts"))
+    edt = edtlib.EDT(str(pre), [str(zephyr_dts / "dts" / "bindings")])
+    uart = edt.chosen_node("zephyr,console").regs[0].addr
+    pcie = edt.chosen_node("zephyr,pcie-controller")
+    (mem32,) = [r for r in pcie.ranges if r.child_bus_addr >> 64 == 0x02000000]
+    return {"UART_BASE": uart, "PCIE_ECAM": pcie.regs[0].addr,
+            "PCI_MEM_BASE": mem32.parent_bus_addr, "PCI_MEM_SIZE": mem32.length}
+
+
+def generate(system, out, edit=None):
+    """amp-config's pipeline into out; edit(text) changes the YAML first."""
+    src = system
+    if edit:
+        src = out.parent / f"{out.name}.yaml"
+        src.write_text(edit(system.read_text()))
+    config.generate(src, out)
+    return out, json.loads((out / "layout.json").read_text())
+
+
+def build_probe(out, domain, source, board, tmp, defines=()):
+    """A probe ELF for one domain, from the domain's generated files."""
+    cc = need_tool(CC)
+    lay = json.loads((out / "layout.json").read_text())
+    (region,) = lay["domains"][domain]["load_regions"][:1]
+    script = tmp / f"{domain}-{source}.ld"
+    script.write_text(f'INCLUDE amp_memory.ld\nREGION_ALIAS("FW", {region});\n'
+                      "INCLUDE probe.ld\n")
+    elf = tmp / f"{domain}-{source}.elf"
+    cmd = [cc, *CFLAGS, *(f"-D{k}={v}" for k, v in board.items()),
+           *(f"-D{d}" for d in defines), f"-I{out / domain}", f"-I{PROBES}",
+           f"-L{out / domain}", f"-L{PROBES}", f"-Wl,-T,{script}", "-o", str(elf),
+           str(PROBES / "start.S"), str(PROBES / source)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return elf
+
+
+def probe_lines(result, domain):
+    """{fact: {key: value}} from the console's 'PROBE <fact> k=v ...' lines."""
+    text = result.domains[domain].console.read_text(errors="replace")
+    facts = {}
+    for line in text.splitlines():
+        f = line.strip().split()
+        if len(f) > 2 and f[0] == "PROBE" and "=" in f[-1]:
+            kv = dict(x.split("=", 1) for x in f[2:] if "=" in x)
+            facts.setdefault(f[1], []).append({k: int(v, 0) for k, v in kv.items()})
+    return facts
+
+
+def run_probe(out, elfs, timeout=TIMEOUT, **kw):
+    need_tool("qemu-system-aarch64")
+    events = []
+    result = run.run_system(out, elfs, {d: [r"PROBE (PASS|FAIL)"] for d in elfs},
+                            timeout, report=events.append, **kw)
+    result.events = events
+    return result
+
+
+def passed(result, domain):
+    text = result.domains[domain].console.read_text(errors="replace")
+    return "PROBE PASS" in text and "PROBE FAIL" not in text
+
+
+def tails(result):
+    return "\n".join(f"== {d}\n{r.tail}" for d, r in result.domains.items())
+
+
+# -- native virtio --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def virtio(tmp_path_factory, board):
+    tmp = tmp_path_factory.mktemp("virtio")
+    out, lay = generate(VIRTIO, tmp / "out")
+    (lk,) = [lk for lk in lay["links"] if lk["type"] == "virtio-mmio"]
+    devs = [f"{cname(lk['name'])}_{cname(d['name'])}" for d in lk["devices"]]
+    (rng,) = [f"{cname(lk['name'])}_{cname(d['name'])}" for d in lk["devices"]
+              if d["type"] == "entropy"]
+    defines = [f"DEVICES={' '.join(f'X({d})' for d in devs)}", f"RNG={rng}"]
+    elf = build_probe(out, "app", "virtio.c", board, tmp, defines)
+    return out, lay, lk, elf
+
+
+def test_native_virtio_every_slot_answers_with_the_systems_device(virtio):
+    out, lay, lk, elf = virtio
+    result = run_probe(out, {"app": elf})
+    assert result.ok and passed(result, "app"), tails(result)
+    facts = probe_lines(result, "app")
+    slots = {f["base"]: f for f in facts["slot"]}
+    assert sorted(slots) == sorted(d["window"]["base"] for d in lk["devices"])
+    for dev in lk["devices"]:
+        f = slots[dev["window"]["base"]]
+        assert (f["magic"], f["version"], f["device"]) == (0x74726976, 2, dev["id"]), dev
+    rng = {k: v for f in facts["rng"] for k, v in f.items()}
+    assert rng["used_idx"] == 1 and rng["used_len"] == 16
+    assert passed(result, "app")
+
+
+def test_native_virtio_without_bus_arguments_fails(virtio, tmp_path):
+    """The negative control: the same probe, QEMU's slot choice instead of the layout's."""
+    out, lay, lk, elf = virtio
+    copy = tmp_path / "nobus"
+    shutil.copytree(out, copy)
+    args = (copy / "app" / "qemu.args").read_text()
+    (copy / "app" / "qemu.args").write_text(re.sub(r",bus=virtio-mmio-bus\.\d+", "", args))
+    result = run_probe(copy, {"app": elf})
+    assert not passed(result, "app")
+    assert "PROBE FAIL" in result.domains["app"].console.read_text()
+    devices = [f["device"] for f in probe_lines(result, "app")["slot"]]
+    assert devices != [d["id"] for d in lk["devices"]]

@@ -169,3 +169,77 @@ def test_native_virtio_without_bus_arguments_fails(virtio, tmp_path):
     assert "PROBE FAIL" in result.domains["app"].console.read_text()
     devices = [f["device"] for f in probe_lines(result, "app")["slot"]]
     assert devices != [d["id"] for d in lk["devices"]]
+
+
+# -- ivshmem ----------------------------------------------------------------------------
+
+def plain(text):
+    return text.replace("name: qemu-a53-ivshmem", "name: qemu-a53-ivshmem-plain") \
+        .replace("doorbell: true", "doorbell: false")
+
+
+@pytest.fixture(scope="module")
+def ivshmem(tmp_path_factory, board):
+    """variant ('doorbell' or 'plain') -> (out, layout, link, {domain: probe ELF})."""
+    cache = {}
+
+    def make(variant="doorbell"):
+        if variant not in cache:
+            tmp = tmp_path_factory.mktemp(variant)
+            out, lay = generate(IVSHMEM, tmp / "out", plain if variant == "plain" else None)
+            (lk,) = [lk for lk in lay["links"] if lk["type"] == "ivshmem"]
+            defines = [f"LINK={cname(lk['name'])}"] + (["DOORBELL"] if variant == "doorbell"
+                                                      else [])
+            elfs = {d: build_probe(out, d, "ivshmem.c", board, tmp, defines)
+                    for d in ("host", "remote")}
+            cache[variant] = out, lay, lk, elfs
+        return cache[variant]
+    return make
+
+
+def check_exchange(result, lk):
+    iv = lk["ivshmem"]
+    offsets = {v["index"]: v["offset"] for v in iv["vrings"]}
+    for domain, read_at in (("host", offsets[1]), ("remote", offsets[0])):
+        facts = probe_lines(result, domain)
+        (bar,) = facts["bar2"]
+        assert bar["size"] == iv["size"], domain
+        (data,) = facts["data"]
+        assert data == {"read_at": read_at, "other": 1, "own_kept": 1, "pool_zero": 1}
+        assert passed(result, domain), tails(result)
+    return {d: probe_lines(result, d) for d in ("host", "remote")}
+
+
+def test_ivshmem_doorbell_two_instances_through_the_built_in_server(ivshmem):
+    out, lay, lk, elfs = ivshmem("doorbell")
+    result = run_probe(out, elfs)
+    assert result.ok, tails(result)
+    facts = check_exchange(result, lk)
+    iv = lk["ivshmem"]
+    for domain in ("host", "remote"):
+        (bar,) = facts[domain]["bar2"]
+        assert bar["ivposition"] == iv["peers"][domain]
+        (msix,) = facts[domain]["msix"]
+        assert msix["vectors"] == iv["vectors"]
+        (bell,) = facts[domain]["doorbell"]
+        assert bell["pending"] == (1 << iv["vectors"]) - 1
+    joined = [e for e in result.events if " joined " in e]
+    assert len(joined) == 2
+    assert not list((out / "run").glob("*.sock")), "sockets left behind"
+
+
+
+def test_ivshmem_plain_exchange_and_a_new_run_sees_no_old_bytes(ivshmem):
+    out, lay, lk, elfs = ivshmem("plain")
+    assert lk["ivshmem"]["doorbell"] is False
+    first = run_probe(out, elfs)
+    assert first.ok, tails(first)
+    check_exchange(first, lk)
+    mem = out / lk["run"]["mem_path"]
+    assert not mem.exists(), "the memory file outlived its run"
+    # what a crashed run (or any other writer) might leave: the next run starts on zeros
+    mem.write_bytes(b"\xff" * lk["ivshmem"]["size"])
+    second = run_probe(out, elfs)
+    assert second.ok, tails(second)
+    check_exchange(second, lk)
+    assert not mem.exists()

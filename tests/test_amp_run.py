@@ -243,3 +243,64 @@ def test_ivshmem_plain_exchange_and_a_new_run_sees_no_old_bytes(ivshmem):
     assert second.ok, tails(second)
     check_exchange(second, lk)
     assert not mem.exists()
+
+
+# -- several runs -------------------------------------------------------------------------
+
+def test_two_systems_and_one_system_twice_run_at_the_same_time(virtio, ivshmem, board,
+                                                                tmp_path):
+    """The virtio system, the doorbell system, and the doorbell system generated into a
+    second directory (probes with other patterns: a cross-paired run would fail)."""
+    out_v, _, _, elf_v = virtio
+    out_a, _, lk, elfs_a = ivshmem("doorbell")
+    out_b, _ = generate(IVSHMEM, tmp_path / "copy")
+    defines = [f"LINK={cname(lk['name'])}", "DOORBELL", "SEED=0x3c"]
+    elfs_b = {d: build_probe(out_b, d, "ivshmem.c", board, tmp_path, defines)
+              for d in ("host", "remote")}
+    jobs = {"virtio": (out_v, {"app": elf_v}), "a": (out_a, elfs_a), "b": (out_b, elfs_b)}
+    results = {}
+
+    def one(name):
+        results[name] = run_probe(*jobs[name])
+    threads = [threading.Thread(target=one, args=(n,)) for n in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name, result in results.items():
+        assert result.ok, (name, tails(result))
+    for name in ("a", "b"):
+        check_exchange(results[name], lk)
+        joined = [e for e in results[name].events if " joined " in e]
+        assert len(joined) == 2, (name, results[name].events)   # its own two QEMUs only
+    assert passed(results["virtio"], "app")
+
+
+def test_a_second_run_in_one_directory_is_refused(virtio):
+    out, _, _, elf = virtio
+    need_tool("qemu-system-aarch64")
+    started = threading.Event()
+    stop = threading.Event()
+    first = {}
+
+    def report(text):
+        if "console" in text:
+            started.set()
+
+    def hold():
+        first["result"] = run.run_system(out, {"app": elf}, {"app": ["never printed"]},
+                                         TIMEOUT, report=report, stop=stop)
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert started.wait(TIMEOUT)
+        with pytest.raises(run.RunError, match="in use by another run") as e:
+            run.run_system(out, {"app": elf}, {"app": ["PROBE PASS"]}, TIMEOUT)
+        assert e.value.exit_code == 2
+    finally:
+        stop.set()
+        t.join()
+    assert first["result"].reason == "interrupted" and not first["result"].ok
+    assert not list((out / "run").glob("*.sock"))
+    # the lock went with the first run: the next one runs
+    assert run_probe(out, {"app": elf}).ok

@@ -510,11 +510,12 @@ def prepare_out_dir(system_path, out_dir=None, board_roots=(), config=None) -> P
 def run_system(out_dir, elfs: dict, expects: dict | None = None, timeout: float | None = None,
                *, qemu: str | None = None, ivshmem_server: str | None = None,
                attach: str | None = None, cwd=None, tail_lines: int = 20,
-               report: Callable[[str], None] | None = None) -> RunResult:
+               report: Callable[[str], None] | None = None,
+               stop: threading.Event | None = None) -> RunResult:
     """Run the QEMU instances of an output directory until every expects regex has
     matched its domain's console (in the order given), the timeout (seconds; None
     means DEFAULT_TIMEOUT with expectations, forever without), an instance's exit
-    or SIGINT/SIGTERM. elfs: domain -> ELF path (relative to cwd, default the
+    or SIGINT/SIGTERM (in the main thread) or stop being set. elfs: domain -> ELF path (relative to cwd, default the
     process's). Raises AmpError (1) for wrong arguments, RunError (2) when the run
     cannot start; otherwise returns the RunResult of a run that has been cleaned up.
     """
@@ -531,7 +532,7 @@ def run_system(out_dir, elfs: dict, expects: dict | None = None, timeout: float 
     lock = DirLock(plan.out_dir)
     lock.acquire()
     runner = Runner(plan, report, qemu_path, server_path, attach)
-    interrupted = threading.Event()
+    interrupted = stop or threading.Event()
     restore = _catch_signals(interrupted)
     t0 = time.monotonic()
     try:

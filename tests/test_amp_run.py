@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, ZEPHYR_DTS, need, need_tool
-from helpers import preprocess
+from helpers import preprocess, west_workspace  # noqa: F401 (a fixture)
 from zephyr_amp import config, run
 
 edtlib = pytest.importorskip("devicetree.edtlib")
@@ -400,3 +400,76 @@ def test_run_script_and_amp_run_share_the_lock(virtio, tmp_path):
         stop.set()
         t.join()
     assert res.returncode == 2 and "in use by another run" in res.stderr
+
+
+# -- the command line -----------------------------------------------------------------------
+
+@pytest.fixture
+def west_run(west_workspace, tmp_path):  # noqa: F811
+    """west_run(*args) -> CompletedProcess of `west amp-run ARGS` run from a directory
+    inside the test workspace (so west finds the command), holding fw/ for ELFs."""
+    manifest, env = west_workspace
+    here = manifest / "amp-run-tests" / tmp_path.name
+    (here / "fw").mkdir(parents=True)
+
+    def west(*args, timeout=2 * TIMEOUT):
+        return subprocess.run(["west", "amp-run", *map(str, args)], cwd=here, env=env,
+                              check=False, capture_output=True, text=True, timeout=timeout)
+    west.here = here
+    return west
+
+
+def test_cli_generates_the_directory_and_passes(west_run, virtio):
+    _, _, _, elf = virtio
+    shutil.copy(elf, west_run.here / "fw" / "app.elf")
+    out = west_run.here / "out"
+    res = west_run(VIRTIO, "-o", "out", "--elf", "app=fw/app.elf", "--timeout", TIMEOUT,
+                   "--expect", r"app=PROBE rng .*used_idx=0x1", "--expect", "app=PROBE PASS")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (out / "layout.json").is_file()
+    assert "app: matched 'PROBE PASS'" in res.stdout
+    assert "app: ok (matched 2 of 2)" in res.stdout
+    assert "every expectation matched" in res.stdout and "Traceback" not in res.stderr
+    # the directory exists now: the same YAML runs it again as it is
+    res = west_run(VIRTIO, "-o", "out", "--elf", "app=fw/app.elf", "--expect", "app=PROBE PASS")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_cli_mismatch_is_1_and_shows_the_console(west_run, virtio):
+    out, _, _, elf = virtio
+    res = west_run(out, "--elf", f"app={elf}", "--expect", "app=this is never printed",
+                   "--timeout", "2")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "app: not matched: 'this is never printed'" in res.stdout
+    assert "PROBE PASS" in res.stdout                   # the tail of its console
+    assert "timed out" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_cli_could_not_start_is_2(west_run, virtio):
+    out, _, _, elf = virtio
+    cases = [
+        (["--elf", "app=fw/missing.elf"], "--elf app=fw/missing.elf: no such file"),
+        ([], "no firmware for domain app: give --elf app=PATH"),
+        (["--elf", f"app={elf}", "--qemu", "no-such-qemu"], "no-such-qemu not found"),
+    ]
+    for args, message in cases:
+        res = west_run(out, *args)
+        assert res.returncode == 2, (args, res.stderr)
+        assert message in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_cli_user_errors_are_1(west_run, virtio, tmp_path):
+    out, _, _, elf = virtio
+    res = west_run(out, "--elf", f"app={elf}", "--expect", "nosuch=x")
+    assert res.returncode == 1 and "system qemu-a53-virtio has no QEMU domain 'nosuch'; " \
+        "its domains: app" in res.stderr, res.stderr
+    # an existing directory that is not what the YAML gives now
+    stale = tmp_path / "stale"
+    shutil.copytree(out, stale)
+    (stale / "app" / "qemu.args").write_text("-nographic\n")
+    res = west_run(VIRTIO, "-o", stale, "--elf", f"app={elf}")
+    assert res.returncode == 1 and "app/qemu.args" in res.stderr and \
+        "run west amp-config" in res.stderr, res.stderr
+    res = west_run(REPO / "systems" / "kv260-rpmsg.yaml", "-o", tmp_path / "kv",
+                   "--elf", f"app={elf}")
+    assert res.returncode == 1 and "has no QEMU instance" in res.stderr, res.stderr

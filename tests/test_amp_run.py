@@ -416,6 +416,7 @@ def west_run(west_workspace, tmp_path):  # noqa: F811
         return subprocess.run(["west", "amp-run", *map(str, args)], cwd=here, env=env,
                               check=False, capture_output=True, text=True, timeout=timeout)
     west.here = here
+    west.env = env
     return west
 
 
@@ -473,3 +474,41 @@ def test_cli_user_errors_are_1(west_run, virtio, tmp_path):
     res = west_run(REPO / "systems" / "kv260-rpmsg.yaml", "-o", tmp_path / "kv",
                    "--elf", f"app={elf}")
     assert res.returncode == 1 and "has no QEMU instance" in res.stderr, res.stderr
+
+
+def test_cli_attach_gives_the_console_input_and_output(west_run, virtio, board, tmp_path):
+    """--attach: the instance's console is the terminal (a pty here), both ways."""
+    import pty
+    out, _, _, _ = virtio
+    elf = build_probe(out, "app", "echo.c", board, tmp_path)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(["west", "amp-run", str(out), "--elf", f"app={elf}", "--attach",
+                             "app", "--expect", "app=PROBE echo: HELLO", "--timeout",
+                             str(TIMEOUT)], cwd=west_run.here, env=west_run.env,
+                            stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while b"PROBE echo ready" not in seen and time.monotonic() < deadline:
+            seen += read_pty(master)
+        os.write(master, b"hello\r")
+        proc.wait(TIMEOUT)
+        seen += read_pty(master)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "PROBE echo: HELLO" in text                     # on the terminal
+    assert "PROBE echo: HELLO" in (out / "run" / "app.console.log").read_text()   # and logged
+
+
+def read_pty(fd):
+    import select
+    ready, _, _ = select.select([fd], [], [], 0.2)
+    try:
+        return os.read(fd, 4096) if ready else b""
+    except OSError:
+        return b""

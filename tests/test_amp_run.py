@@ -512,3 +512,43 @@ def read_pty(fd):
         return os.read(fd, 4096) if ready else b""
     except OSError:
         return b""
+
+
+def test_an_external_server_gets_the_instances_in_start_order(ivshmem, tmp_path):
+    """--ivshmem-server: IDs in connection order, so amp-run starts the remote only when
+    the host's monitor answers; the IDs are still the layout's."""
+    out, _, lk, elfs = ivshmem("doorbell")
+    server = tmp_path / "ivshmem-server"
+    server.write_text(f'#!/bin/sh\nexec {sys.executable} {SERVER_PY} -v "$@"\n')
+    server.chmod(0o755)
+    result = run_probe(out, elfs, ivshmem_server=str(server))
+    assert result.ok, tails(result)
+    facts = check_exchange(result, lk)
+    for d in ("host", "remote"):
+        assert facts[d]["bar2"][0]["ivposition"] == lk["ivshmem"]["peers"][d]
+    log = (out / "run" / "ivshmem0.server.log").read_text()
+    assert "peer 0 joined" in log and "peer 1 joined" in log
+    assert not list((out / "run").glob("*.sock"))
+
+
+def test_a_socket_someone_listens_on_is_refused(virtio):
+    import socket
+    out, _, _, elf = virtio
+    (out / "run").mkdir(exist_ok=True)
+    path = out / "run" / "app.monitor.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.listen(1)
+    try:
+        with pytest.raises(run.RunError, match="app.monitor.sock is in use") as e:
+            run.run_system(out, {"app": elf}, {"app": ["PROBE PASS"]}, TIMEOUT)
+        assert e.value.exit_code == 2
+        assert path.exists()                    # not ours: left alone
+    finally:
+        s.close()
+        path.unlink()
+    # a stale one (nobody listening) is simply replaced
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+    assert run_probe(out, {"app": elf}).ok

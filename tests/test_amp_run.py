@@ -17,7 +17,10 @@ too, so a probe and a layout that agree on something wrong still fail.
   the layout's offsets, the pool untouched, a doorbell on every vector;
 - ivshmem plain: the same exchange, and a new run does not see old bytes;
 - two systems, and one system in two directories, at once; a second run in
-  one directory is refused; the command line and its exit codes.
+  one directory is refused; the command line and its exit codes; run-qemu.sh;
+- HVL: a driver probe knowing only the Zephyr side's files and a device probe
+  knowing only the Linux side's agree on windows, vrings and pool buffers,
+  with the HVL region as the BAR of a plain ivshmem.
 """
 
 import json
@@ -78,17 +81,21 @@ def generate(system, out, edit=None):
     return out, json.loads((out / "layout.json").read_text())
 
 
-def build_probe(out, domain, source, board, tmp, defines=()):
-    """A probe ELF for one domain, from the domain's generated files."""
+def build_probe(out, domain, source, board, tmp, defines=(), includes=None, sections=()):
+    """A probe ELF for one domain, from the domain's generated files (headers from
+    includes instead, when given; sections: more link-script fragments to INCLUDE
+    inside SECTIONS)."""
     cc = need_tool(CC)
     lay = json.loads((out / "layout.json").read_text())
     (region,) = lay["domains"][domain]["load_regions"][:1]
     script = tmp / f"{domain}-{source}.ld"
     script.write_text(f'INCLUDE amp_memory.ld\nREGION_ALIAS("FW", {region});\n'
-                      "INCLUDE probe.ld\n")
+                      "INCLUDE probe.ld\n" +
+                      "".join(f"SECTIONS {{\nINCLUDE {f}\n}}\n" for f in sections))
     elf = tmp / f"{domain}-{source}.elf"
+    includes = [out / domain] if includes is None else includes
     cmd = [cc, *CFLAGS, *(f"-D{k}={v}" for k, v in board.items()),
-           *(f"-D{d}" for d in defines), f"-I{out / domain}", f"-I{PROBES}",
+           *(f"-D{d}" for d in defines), *(f"-I{i}" for i in includes), f"-I{PROBES}",
            f"-L{out / domain}", f"-L{PROBES}", f"-Wl,-T,{script}", "-o", str(elf),
            str(PROBES / "start.S"), str(PROBES / source)]
     res = subprocess.run(cmd, check=False, capture_output=True, text=True)
@@ -552,3 +559,72 @@ def test_a_socket_someone_listens_on_is_refused(virtio):
     s.bind(str(path))
     s.close()
     assert run_probe(out, {"app": elf}).ok
+
+
+# -- HVL ---------------------------------------------------------------------------------
+
+def carrier(hvl_size):
+    """qemu-a53-ivshmem turned into the test's carrier: plain ivshmem whose BAR holds
+    the HVL region and one more page (the probes' hand-shake flags)."""
+    size = 1 << (hvl_size + 0x1000 - 1).bit_length()
+    return lambda text: plain(text).replace("size: 4M", f"size: {size}") \
+        .replace("name: qemu-a53-ivshmem-plain", "name: hvl-carrier")
+
+
+def device_header(doc):
+    """hvl_device.h: the device side's reading of <link>.hvl.json, nothing more."""
+    windows = " ".join(f"W({w['base']:#x}, {w['device_id']}, {w['queue_size']})"
+                       for w in doc["windows"])
+    queues = " ".join(f"DQ({w['base']:#x}, {q['index']}, {q['base']:#x})"
+                      for w in doc["windows"] for q in w["queues"])
+    return "\n".join([
+        "/* from the device side's JSON, by the test */",
+        f'#define HVL_SYSTEM "{doc["system"]}"',
+        f"#define HVL_SHM_BASE {doc['shm']['base']:#x}",
+        f"#define HVL_SHM_SIZE {doc['shm']['size']:#x}",
+        f"#define HVL_POOL_BASE {doc['pool']['base']:#x}",
+        f"#define HVL_POOL_SIZE {doc['pool']['size']:#x}",
+        f"#define WINDOWS {windows}", f"#define DQUEUES {queues}", ""])
+
+
+def driver_lists(header):
+    """DEVICES and QUEUES X-macros from the names in the driver's amp_layout.h."""
+    text = header.read_text()
+    devices = re.findall(r"^#define AMP_(\w+)_DEVICE_ID ", text, re.MULTILINE)
+    queues = re.findall(r"^#define AMP_(\w+)_VQ(\d+)_SECTION ", text, re.MULTILINE)
+    return [f"DEVICES={' '.join(f'X({d})' for d in devices)}",
+            f"QUEUES={' '.join(f'Q({d},{q})' for d, q in queues)}"], devices, queues
+
+
+@pytest.mark.parametrize("name", ["qemu-r5-hvl", "kv260-hvl"])
+def test_hvl_driver_and_device_agree_over_an_ivshmem_region(name, board, tmp_path):
+    """A driver probe that knows only the Zephyr side's files and a device probe that
+    knows only the Linux side's agree on every window, vring and pool buffer, with
+    the HVL region as the BAR of a plain ivshmem between two QEMUs."""
+    hvl_out, lay = generate(REPO / "systems" / f"{name}.yaml", tmp_path / "hvl")
+    (lk,) = [lk for lk in lay["links"] if lk.get("transport") == "hvl"]
+    doc = json.loads((hvl_out / lk["device"] / f"{lk['name']}.hvl.json").read_text())
+    dtso = (hvl_out / lk["device"] / "amp.dtso").read_text()
+    m = re.search(rf"{doc['shm']['dt_label']}: [^{{]*\{{[^}}]*?reg = <0x0 (0x\w+) 0x0 (0x\w+)>",
+                  dtso)
+    assert m and (int(m.group(1), 16), int(m.group(2), 16)) == \
+        (doc["shm"]["base"], doc["shm"]["size"]), "amp.dtso and the JSON disagree"
+    out, _ = generate(IVSHMEM, tmp_path / "carrier", carrier(doc["shm"]["size"]))
+    drv_dir = hvl_out / lk["driver"]
+    defines, devices, queues = driver_lists(drv_dir / "amp_layout.h")
+    assert devices and queues
+    drv = build_probe(out, "host", "hvl_driver.c", board, tmp_path, defines,
+                      includes=[drv_dir], sections=[drv_dir / "amp_hvl.ld"])
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "hvl_device.h").write_text(device_header(doc))
+    dev = build_probe(out, "remote", "hvl_device.c", board, tmp_path,
+                      includes=[tmp_path / "inc"])
+    result = run_probe(out, {"host": drv, "remote": dev})
+    assert result.ok and passed(result, "host") and passed(result, "remote"), tails(result)
+    seen = probe_lines(result, "remote")["queue"]
+    want = [(w["base"], q["index"], q["base"], w["queue_size"])
+            for w in doc["windows"] for q in w["queues"]]
+    assert [(f["window"], f["q"], f["driver_at"], f["num"]) for f in seen] == want
+    assert all(f["in_pool"] == 1 and f["data"] == 1 for f in seen)
+    windows = probe_lines(result, "host")["window"]
+    assert sorted(f["base"] for f in windows) == sorted(w["base"] for w in doc["windows"])

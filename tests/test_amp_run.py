@@ -628,3 +628,17 @@ def test_hvl_driver_and_device_agree_over_an_ivshmem_region(name, board, tmp_pat
     assert all(f["in_pool"] == 1 and f["data"] == 1 for f in seen)
     windows = probe_lines(result, "host")["window"]
     assert sorted(f["base"] for f in windows) == sorted(w["base"] for w in doc["windows"])
+
+
+def test_an_instance_that_exits_ends_the_run_with_qemus_messages(virtio, tmp_path):
+    out, _, _, elf = virtio
+    copy = tmp_path / "broken"
+    shutil.copytree(out, copy)
+    with open(copy / "app" / "qemu.args", "a") as f:
+        f.write("-no-such-option\n")
+    result = run_probe(copy, {"app": elf})
+    assert result.reason == "exited" and result.exit_code == 1
+    app = result.domains["app"]
+    assert app.exit_status == 1 and app.failed == [r"PROBE (PASS|FAIL)"]
+    assert "-no-such-option" in app.qemu_messages
+    assert not list((copy / "run").glob("*.sock"))

@@ -141,6 +141,10 @@ class AmpRun(WestCommand):
                 self.inf(f"--- last lines of {d.console} ---")
                 self.inf(d.tail or "(nothing printed)")
                 self.inf("---")
+                if d.exit_status not in (None, 0) and d.qemu_messages:
+                    self.inf(f"--- QEMU's own messages ({d.console.parent / (d.domain + '.qemu.log')}) ---")
+                    self.inf(d.qemu_messages)
+                    self.inf("---")
         verdict = {"matched": "every expectation matched", "timeout": "timed out",
                    "exited": "an instance exited", "interrupted": "interrupted",
                    "ran": "ran until the timeout"}[result.reason]

@@ -67,6 +67,7 @@ class DomainResult:
     exit_status: int | None = None                  # None: still running when stopped
     console: Path = None                            # the console log
     tail: str = ""                                  # its last lines
+    qemu_messages: str = ""                         # the last lines QEMU itself wrote
 
     @property
     def ok(self) -> bool:
@@ -441,11 +442,16 @@ class Runner:
         domains = {}
         for inst in self.plan.instances:
             lines = inst.text.rstrip("\n").split("\n") if inst.text else []
+            try:
+                qemu = (self.out / inst.path("qemu.log")).read_text(errors="replace")
+            except OSError:
+                qemu = ""
             domains[inst.domain] = DomainResult(
                 inst.domain, list(inst.matched),
                 [s for s, _ in inst.expects[len(inst.matched):]],
                 inst.proc.returncode if inst.exited else None,
-                self.out / inst.path("console.log"), "\n".join(lines[-tail_lines:]))
+                self.out / inst.path("console.log"), "\n".join(lines[-tail_lines:]),
+                "\n".join(qemu.rstrip("\n").split("\n")[-tail_lines:]) if qemu else "")
         ok = reason in ("matched", "ran", "interrupted", "exited") and \
             all(d.ok for d in domains.values())
         return RunResult(reason, domains, seconds, ok)

@@ -494,7 +494,7 @@ def prepare_out_dir(system_path, out_dir=None, board_roots=(), config=None) -> P
         from . import config
     result = config.configure(system_path, board_roots)
     out = Path(out_dir) if out_dir else config.default_out_dir(result.system.name)
-    if not out.exists():
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         config.generate(system_path, out, board_roots)
         return out
     stale = []

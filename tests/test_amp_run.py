@@ -642,3 +642,49 @@ def test_an_instance_that_exits_ends_the_run_with_qemus_messages(virtio, tmp_pat
     assert app.exit_status == 1 and app.failed == [r"PROBE (PASS|FAIL)"]
     assert "-no-such-option" in app.qemu_messages
     assert not list((copy / "run").glob("*.sock"))
+
+
+def processes_running(needle):
+    """pids whose command line holds needle (and that are not zombies)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if needle in cmd and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def test_no_qemu_outlives_its_runner(virtio, tmp_path):
+    """A QEMU behind a wrapper script is stopped with its wrapper; a runner killed with
+    SIGKILL (no clean-up possible) still takes its QEMU with it."""
+    out, _, _, elf = virtio
+    mine = tmp_path / "app.elf"
+    shutil.copy(elf, mine)                        # a path only this test's QEMUs name
+    wrapper = tmp_path / "qemu-wrapper"
+    wrapper.write_text('#!/bin/sh\nqemu-system-aarch64 "$@"\necho wrapper done\n')
+    wrapper.chmod(0o755)
+    result = run_probe(out, {"app": mine}, qemu=str(wrapper))
+    assert result.ok, tails(result)
+    assert processes_running(str(mine)) == []
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from zephyr_amp import run; "
+            "run.run_system(sys.argv[2], {'app': sys.argv[3]}, {'app': ['never']}, 60, "
+            "report=lambda t: print(t, flush=True))")
+    runner = subprocess.Popen([sys.executable, "-c", code, str(REPO / "scripts" / "west_commands"),
+                               str(out), str(mine)], stdout=subprocess.PIPE, text=True)
+    line = ""
+    while "console" not in line:
+        line = runner.stdout.readline()
+        assert line, "the runner ended early"
+    assert processes_running(str(mine))
+    runner.kill()
+    runner.wait()
+    deadline = time.monotonic() + TIMEOUT
+    while processes_running(str(mine)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_running(str(mine)) == []
+    for sock in (out / "run").glob("*.sock"):      # what the killed run could not remove
+        sock.unlink()

@@ -29,6 +29,7 @@ RunResult. Nothing here prints; progress goes to the report callback.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
@@ -294,9 +295,8 @@ class Runner:
 
     def _external_server(self, b: Doorbell):
         with open(self.out / RUN_DIR / f"{b.name}.server.log", "wb") as log:
-            proc = subprocess.Popen([self.external, *b.args], cwd=self.out,
-                                    stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = _popen([self.external, *b.args], True, cwd=self.out,
+                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
         while not _listening(self.out, b.socket):
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -329,10 +329,10 @@ class Runner:
         attached = inst.domain == self.attach
         with open(self.out / inst.path("qemu.log"), "wb") as qlog:
             try:
-                inst.proc = subprocess.Popen(
-                    cmd, cwd=self.out, stdin=None if attached else subprocess.DEVNULL,
-                    stdout=None if attached else qlog, stderr=qlog,
-                    start_new_session=not attached)
+                inst.proc = _popen(
+                    cmd, not attached, cwd=self.out,
+                    stdin=None if attached else subprocess.DEVNULL,
+                    stdout=None if attached else qlog, stderr=qlog)
             except OSError as e:
                 raise RunError(f"cannot start {self.qemu}: {e.strerror}") from None
         for b, server in zip(self.plan.doorbells, self.servers):
@@ -462,13 +462,48 @@ def _peers(b: Doorbell) -> str:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL: to the process group a started process leads (a wrapper
+    such as strace or a shell script must not leave its QEMU behind), else to it."""
+    group = getattr(proc, "amp_group", False)
+
+    def send(sig):
+        try:
+            if group:
+                os.killpg(proc.pid, sig)
+            elif proc.poll() is None:
+                proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
     if proc.poll() is None:
-        proc.terminate()
+        send(signal.SIGTERM)
         try:
             proc.wait(STOP_GRACE)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            send(signal.SIGKILL)
             proc.wait()
+    if group:
+        send(signal.SIGKILL)     # what the leader left behind
+
+
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl     # resolved before any fork
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the runner dies (even by SIGKILL), so a
+    killed amp-run leaves no QEMU. Only a pre-resolved libc call: nothing that could
+    wait for a lock another thread held at fork()."""
+    if _prctl is not None:
+        _prctl(1, int(signal.SIGKILL))                      # PR_SET_PDEATHSIG
+
+
+def _popen(cmd, own_group: bool, **kw) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, start_new_session=own_group,
+                            preexec_fn=_die_with_parent, **kw)  # noqa: PLW1509 (see above)
+    proc.amp_group = own_group
+    return proc
 
 
 def _listening(out: Path, rel: str) -> bool:

@@ -669,7 +669,7 @@ def test_no_qemu_outlives_its_runner(virtio, tmp_path):
     wrapper.chmod(0o755)
     result = run_probe(out, {"app": mine}, qemu=str(wrapper))
     assert result.ok, tails(result)
-    assert processes_running(str(mine)) == []
+    assert processes_running(str(mine)) == [], "the wrapper's QEMU survived"
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from zephyr_amp import run; "
             "run.run_system(sys.argv[2], {'app': sys.argv[3]}, {'app': ['never']}, 60, "
             "report=lambda t: print(t, flush=True))")
@@ -685,6 +685,6 @@ def test_no_qemu_outlives_its_runner(virtio, tmp_path):
     deadline = time.monotonic() + TIMEOUT
     while processes_running(str(mine)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert processes_running(str(mine)) == []
+    assert processes_running(str(mine)) == [], "the QEMU of a killed runner survived"
     for sock in (out / "run").glob("*.sock"):      # what the killed run could not remove
         sock.unlink()

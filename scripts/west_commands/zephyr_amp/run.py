@@ -482,7 +482,23 @@ def _stop(proc: subprocess.Popen) -> None:
             send(signal.SIGKILL)
             proc.wait()
     if group:
-        send(signal.SIGKILL)     # what the leader left behind
+        send(signal.SIGKILL)     # what the leader left behind, until it is gone
+        deadline = time.monotonic() + STOP_GRACE
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(POLL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group pgid still runs (zombies do not count: init reaps
+    them, not us)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 try:

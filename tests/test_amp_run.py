@@ -331,7 +331,6 @@ def wait_for_text(path, text, proc):
     return path.exists() and text in path.read_text(errors="replace")
 
 
-@pytest.mark.xfail(reason="exec bit comes with output.py", strict=False)
 def test_run_script_is_executable(ivshmem):
     out, *_ = ivshmem("doorbell")
     assert os.access(out / "run-qemu.sh", os.X_OK)

@@ -1,0 +1,581 @@
+"""Facts of an existing setup -> a system YAML (what `west amp-import` calls).
+
+The import takes each Linux remoteproc core (and the Zephyr image and
+firmware ELF paired with it, lint.pairs) to one Zephyr domain; its firmware
+memory, trace buffer, carveouts and rpmsg vdevs to the keys the system
+format has. Addresses are pinned with base: where the format takes one,
+sizes are written where they differ from the derived ones, and every value
+carries a comment naming the file and line it came from.
+
+Then the YAML is checked the only way that counts: model + layout run on it,
+and every reservation the inputs make is compared with the region the
+layout gives. What the format cannot say comes back as a Loss naming the
+input, what the format would make of it and why; the import stops on losses
+unless the caller accepts them (--lossy). Lint findings stop it too, unless
+a side is preferred (--prefer linux|zephyr): then that side's value is taken
+and each change is a Change.
+"""
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import facts as F
+from . import layout as layout_mod
+from . import lint as lint_mod
+from . import model
+from .errors import AmpError, InputError
+
+RPMSG_BUF = 512
+
+
+@dataclass
+class Note:
+    """A change (--prefer) or a loss (the format cannot express it)."""
+    what: str
+    where: F.Where
+    why: str = ""
+
+    def line(self) -> str:
+        return f"{self.where}: {self.what}" + (f" ({self.why})" if self.why else "")
+
+
+@dataclass
+class Result:
+    text: str = ""
+    findings: list = field(default_factory=list)   # lint findings
+    changes: list = field(default_factory=list)    # [Note] what --prefer changed
+    losses: list = field(default_factory=list)     # [Note] what the YAML cannot say
+    layout: object = None
+
+
+class ImportStopped(AmpError):
+    """The import cannot write a faithful system; str() lists why, one line each."""
+
+    def __init__(self, result, headline):
+        self.result = result
+        lines = [headline] + [f.line() for f in result.findings] + \
+            [n.line() for n in result.losses]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Spec:
+    """One remote core as the inputs describe it."""
+    core: str
+    name: str
+    remote: F.Remote = None
+    zephyr: F.ZephyrFacts = None
+    elf: F.ElfFacts = None
+    mode: str = None
+    comments: dict = field(default_factory=dict)
+    firmware: dict = None
+    trace: int = 0
+    carveouts: list = field(default_factory=list)
+    vdevs: list = field(default_factory=list)      # [dict]
+
+
+def fmt_size(n):
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if n and n % (1 << shift) == 0:
+            return f"{n >> shift}{unit}"
+    return f"{n:#x}"
+
+
+def infer_board(facts, board_roots=()):
+    """The bundled (or --board-root) board the facts name, or None."""
+    from . import boards
+    cands = []
+    for name in boards.known_boards(board_roots):
+        try:
+            b = boards.load_board(name, board_roots)
+        except (LookupError, AmpError):
+            continue
+        targets = {c.zephyr_target for c in b.cores.values()}
+        compat = {(cl.linux_node or {}).get("compatible") for cl in b.clusters.values()}
+        if any(z.target in targets for z in facts.zephyr if z.target) or \
+                any(compat & {c for rm in lf.remotes for c in
+                              _cluster_compat(lf, rm)} for lf in facts.linux):
+            cands.append(b)
+    return cands[0] if len(cands) == 1 else None
+
+
+def _cluster_compat(lf, rm):
+    return {"xlnx,zynqmp-r5fss"} if "xlnx,zynqmp-r5f" in rm.compatible or \
+        (rm.name.startswith("r5f@")) else set()
+
+
+class Importer:
+    def __init__(self, facts, board, name, prefer=None, board_roots=()):
+        self.facts, self.board, self.name = facts, board, name
+        self.prefer, self.board_roots = prefer, board_roots
+        self.page = board.page_size
+        self.res = Result()
+        self.specs = []
+
+    # -- public -------------------------------------------------------------
+
+    def run(self, lossy=False) -> Result:
+        res = self.res
+        res.findings = lint_mod.lint(self.facts, self.board)
+        if res.findings and not self.prefer:
+            raise ImportStopped(res, f"amp-import: the inputs disagree ({len(res.findings)} "
+                                "finding(s)); fix them, or take one side with --prefer "
+                                "linux|zephyr")
+        self._specs()
+        for s in self.specs:
+            self._mode(s)
+            self._firmware(s)
+            self._trace(s)
+            self._vdevs(s)
+        pools = self._pools()
+        res.text = self._yaml(pools)
+        res.layout = self._lay_out(res.text)
+        if pools is None or self._misplaced(res.layout):
+            pools = self._pools(force=True)
+            res.text = self._yaml(pools)
+            res.layout = self._lay_out(res.text)
+        self._compare(res.layout)
+        self._unresolved()
+        res.text = self._yaml(pools)
+        if res.losses and not lossy:
+            raise ImportStopped(res, "amp-import: the system format cannot express "
+                                f"{len(res.losses)} thing(s) the inputs say; nothing written "
+                                "(--lossy writes the nearest system and lists them in it)")
+        return res
+
+    def _unresolved(self):
+        """Findings no side can settle: the system takes mailboxes from the board file."""
+        for f in self.res.findings:
+            if f.check == "MBOX-BOARD":
+                self.res.changes.append(Note(
+                    f"the generated overlay uses board {self.board.name}'s buffers, not these "
+                    "(the system format takes mailboxes from the board file; for others, give "
+                    "a board file of your own with --board-root)", f.where[0]))
+
+    # -- remotes ------------------------------------------------------------
+
+    def _specs(self):
+        pairs = lint_mod.pairs(self.facts)
+        zused, used = set(), set()
+        for lf in self.facts.linux:
+            for rm in lf.enabled_remotes():
+                if not rm.vdev_regions() and not any(r.kind == "firmware" for r in rm.regions):
+                    continue
+                core = self._core_of(rm)
+                z = next((p.zephyr for p in pairs if p.remote is rm), None)
+                zused.add(id(z))
+                s = Spec(core, self._name_of(core, rm, z), remote=rm, zephyr=z)
+                self._add(s, used)
+        for z in self.facts.zephyr:
+            if id(z) not in zused:
+                self._add(Spec(self._core_of_zephyr(z, used), "", zephyr=z), used)
+                self.specs[-1].name = self._name_of(self.specs[-1].core, None, z)
+        for e in self.facts.elves:
+            rm, _lf = lint_mod._remote_of_elf(self.facts, e, pairs)
+            s = next((x for x in self.specs if rm is not None and x.remote is rm),
+                     self.specs[0] if len(self.specs) == 1 else None)
+            if s is not None:
+                s.elf = e
+
+    def _add(self, s, used):
+        if s.core in used:
+            raise InputError(self._where(s), 0, 0, "", f"two inputs describe core {s.core} "
+                             f"of board {self.board.name}", "give the files of one setup")
+        used.add(s.core)
+        self.specs.append(s)
+
+    def _where(self, s):
+        return str(s.remote.where) if s.remote else s.zephyr.name
+
+    def _cluster_cores(self):
+        for cl in self.board.clusters.values():
+            if cl.linux_node:
+                return [c for c in sorted(self.board.cores) if
+                        self.board.cores[c].cluster == cl.name]
+        return []
+
+    def _core_of(self, rm):
+        cores = self._cluster_cores()
+        if rm.index is not None and rm.index < len(cores):
+            return cores[rm.index]
+        for m in rm.mailboxes:
+            ipi = next((i for i in self.board.ipi.values() if i.ipi_id == m.ipi_id), None)
+            if ipi and ipi.core:
+                return ipi.core
+        raise InputError(str(rm.where), 0, 0, "", f"board {self.board.name} has no remote "
+                         f"core for {rm.path}", "give the --board these files are for")
+
+    def _core_of_zephyr(self, z, used):
+        ipc = z.chosen.get("zephyr,ipc")
+        if isinstance(ipc, F.Mailbox):
+            mb = next((m for m in self.board.mailboxes if m.zephyr_label == ipc.label), None)
+            if mb and mb.between[0] in self.board.cores:
+                return mb.between[0]
+        for c in sorted(self.board.cores):
+            core = self.board.cores[c]
+            if core.zephyr_target == z.target and "zephyr" in core.os and c not in used:
+                return c
+        raise InputError(z.name, 0, 0, "", f"board {self.board.name} has no free core for "
+                         f"Zephyr target {z.target}", "give the --board these files are for")
+
+    def _name_of(self, core, rm, z):
+        for r in (rm.vdev_regions() if rm else []):
+            if r.label:
+                hint = r.label[:r.label.find("vdev")].rstrip("_")
+                if hint and re.fullmatch(r"[a-z][a-z0-9_]*", hint):
+                    return hint
+        sram = z.region("zephyr,sram") if z else None
+        if sram and sram.label and sram.label.startswith("amp_") and \
+                sram.label.endswith("_sram"):
+            return sram.label[4:-5]
+        ipi = next((i for i in self.board.ipi.values() if i.core == core), None)
+        return ipi.name if ipi else core
+
+    # -- per remote -----------------------------------------------------------
+
+    def _mode(self, s):
+        cl = self.board.clusters.get(self.board.cores[s.core].cluster)
+        if not cl or not cl.modes:
+            return
+        lmode = s.remote.mode if s.remote else None
+        zmode = self._zephyr_mode(s, cl)
+        s.mode = lmode or zmode or cl.default_mode
+        if s.remote and lmode:
+            s.comments["mode"] = f"{s.remote.mode_where}: the enabled cluster node"
+        elif zmode:
+            s.comments["mode"] = f"{s.zephyr.region('zephyr,sram').where}: zephyr,sram " \
+                "fits only this mode's TCM"
+        if lmode and zmode and lmode != zmode:
+            sram = s.zephyr.region("zephyr,sram")
+            note = (f"Linux runs the cluster in {lmode} mode ({s.remote.mode_where}), "
+                    f"Zephyr's zephyr,sram {sram.span()} ({sram.where}) is {zmode} TCM")
+            if self.prefer == "zephyr":
+                s.mode = zmode
+            self.res.changes.append(Note(f"mode {s.mode}: {note}", sram.where))
+            if not self.prefer:
+                raise ImportStopped(self.res, "amp-import: " + note +
+                                    "; take one side with --prefer linux|zephyr")
+
+    def _banks(self, cl, mode, core):
+        return cl.modes.get(mode, {}).get(core, [])
+
+    def _zephyr_mode(self, s, cl):
+        sram = s.zephyr.region("zephyr,sram") if s.zephyr else None
+        if sram is None:
+            return None
+        fits = [m for m in cl.modes if _covered(sram, self._banks(cl, m, s.core))]
+        return fits[0] if len(fits) == 1 else None
+
+    def _in_tcm(self, s, region):
+        cl = self.board.clusters.get(self.board.cores[s.core].cluster)
+        return bool(cl and cl.modes and any(_covered(region, self._banks(cl, m, s.core))
+                                            for m in cl.modes))
+
+    def _firmware(self, s):
+        lfw = next((r for r in s.remote.regions if r.kind == "firmware"), None) \
+            if s.remote else None
+        sram = s.zephyr.region("zephyr,sram") if s.zephyr else None
+        ztcm = sram is not None and self._in_tcm(s, sram)
+        if lfw and sram is not None and ztcm:
+            if self.prefer == "linux":
+                self.res.changes.append(Note(
+                    f"firmware of {s.name} in DDR {lfw.span()} as Linux reserves it; "
+                    f"Zephyr's zephyr,sram {sram.span()} (TCM, {sram.where}) becomes that DDR",
+                    lfw.where))
+            else:
+                self.res.losses.append(Note(
+                    f"Linux reserves {lfw.title()} as the first memory-region of "
+                    f"{s.remote.path} while Zephyr runs from TCM {sram.span()} ({sram.where})",
+                    lfw.where, "firmware: is either TCM or one DDR region; a DDR "
+                    "memory-region beside TCM firmware needs carveouts[].dt-name and "
+                    "in-table: false (see docs/amp-import.md)"))
+                s.firmware = {"memory": "tcm"}
+                return
+        if lfw:
+            s.firmware = {"memory": "ddr", "base": lfw.base, "size": lfw.size}
+            s.comments["firmware"] = f"{lfw.where}: {lfw.label or lfw.name}"
+        elif sram is not None and not ztcm:
+            end = max([sram.end] + [r.end for r in s.zephyr.regions
+                                    if sram.end <= r.base < sram.end + 0x10000])
+            size = layout_mod.align_up(end, 0x1000) - sram.base
+            s.firmware = {"memory": "ddr", "base": sram.base, "size": size}
+            s.comments["firmware"] = f"{sram.where}: zephyr,sram and the slot above it"
+        else:
+            s.firmware = {"memory": "tcm"}
+            if sram is not None:
+                s.comments["firmware"] = f"{sram.where}: zephyr,sram is TCM"
+
+    def _trace(self, s):
+        tr = s.zephyr.region("zephyr,ram-console") if s.zephyr else None
+        if tr is not None:
+            s.trace = tr.size
+            s.comments["trace"] = f"{tr.where}: zephyr,ram-console"
+        elif s.elf and s.elf.trace():
+            t = s.elf.trace()
+            s.trace = t.fields["len"]
+            s.comments["trace"] = f"{t.where}: trace entry"
+
+    def _vdevs(self, s):
+        by = {}
+        for r in (s.remote.vdev_regions() if s.remote else []):
+            by.setdefault(r.vdev, {})["buffer" if r.kind == "buffer" else r.ring] = r
+        table = s.elf.vdevs() if s.elf else []
+        for k in sorted(by):
+            parts = by[k]
+            if not all(x in parts for x in (0, 1, "buffer")):
+                continue
+            v = {"index": k, "vring0": parts[0], "vring1": parts[1], "buffer": parts["buffer"],
+                 "num": None, "align": None, "from": None}
+            if k < len(table) and table[k].vrings:
+                ring = table[k].vrings[0]
+                v.update(num=ring["num"], align=ring["align"], src=table[k].where)
+            s.vdevs.append(v)
+        if not s.vdevs and s.zephyr and s.zephyr.region("zephyr,ipc_shm"):
+            shm = s.zephyr.region("zephyr,ipc_shm")
+            s.vdevs.append({"index": 0, "shm": shm, "num": None, "align": None})
+        self._prefer_zephyr_shm(s)
+
+    def _prefer_zephyr_shm(self, s):
+        shm = s.zephyr.region("zephyr,ipc_shm") if s.zephyr else None
+        if shm is None or not s.vdevs or "buffer" not in s.vdevs[0]:
+            return
+        lo = min(v["vring0"].base for v in s.vdevs)
+        hi = max(v["buffer"].end for v in s.vdevs)
+        if (lo, hi) == (shm.base, shm.end):
+            return
+        if self.prefer == "zephyr" and len(s.vdevs) == 1:
+            del s.vdevs[0]["buffer"]
+            s.vdevs[0]["shm"] = shm
+            self.res.changes.append(Note(
+                f"the vrings and buffers of {s.name} in zephyr,ipc_shm {shm.span()}; "
+                f"Linux's reservations {F.span(lo, hi - lo)} shrink to it", shm.where))
+        elif self.prefer == "linux":
+            self.res.changes.append(Note(
+                f"zephyr,ipc_shm of {s.name} becomes {F.span(lo, hi - lo)}, what Linux "
+                f"reserves (it was {shm.span()})", shm.where))
+
+    # -- links and pools ------------------------------------------------------
+
+    def _links(self):
+        out = []
+        total = sum(len(s.vdevs) for s in self.specs)
+        for s in self.specs:
+            for v in s.vdevs:
+                name = "rpmsg0" if total == 1 else f"rpmsg_{s.name}" + \
+                    (f"_{v['index']}" if v["index"] else "")
+                out.append((name, s, v))
+        return out
+
+    def _block(self, s, v):
+        """(base, size) of the link's vrings and buffers as the inputs place them."""
+        if "shm" in v:
+            return v["shm"].base, v["shm"].size
+        return v["vring0"].base, v["buffer"].end - v["vring0"].base
+
+    def _pools(self, force=False):
+        """None: no pool (links allocated); else [(name, base, size, [link names])]."""
+        links = self._links()
+        if not force:
+            return None
+        blocks = sorted(((*self._block(s, v), name) for name, s, v in links))
+        pools = []
+        for base, size, name in blocks:
+            if pools and pools[-1][1] + pools[-1][2] == base:
+                pools[-1][2] += size
+                pools[-1][3].append(name)
+            else:
+                pools.append([None, base, size, [name]])
+        for k, p in enumerate(pools):
+            p[0] = "ipc" if len(pools) == 1 else f"ipc{k}"
+        return pools
+
+    # -- output ---------------------------------------------------------------
+
+    def _yaml(self, pools):
+        files = self.facts.files()
+        out = ["# Imported by west amp-import from:"] + [f"#   {f}" for f in files]
+        out += ["# Addresses are pinned with base: where the format takes one; each comment",
+                "# names the file and line a value came from.", ""]
+        for n in self.res.changes:
+            out.append(f"# changed (--prefer {self.prefer}): {n.line()}")
+        for n in self.res.losses:
+            out.append(f"# NOT EXPRESSED (--lossy): {n.line()}")
+        if self.res.changes or self.res.losses:
+            out.append("")
+        out += [f"name: {self.name}", f"board: {self.board.name}",
+                f"description: imported from {', '.join(Path(f).name for f in files)}", "",
+                "domains:"]
+        linux = [c for c in sorted(self.board.cores) if "linux" in self.board.cores[c].os]
+        out += ["  - name: linux", "    os: linux", f"    cores: [{', '.join(linux)}]", ""]
+        for s in self.specs:
+            out += self._domain_yaml(s)
+        pool_of = {}
+        if pools:
+            out.append("shared-memory:")
+            for name, base, size, names in pools:
+                first = next(v for n, s, v in self._links() if n == names[0])
+                src = first.get("vring0", first.get("shm"))
+                out += [f"  - name: {name}",
+                        f"    base: {base:#x}    # {src.where}: {src.name}@{src.base:x}"]
+                derived = sum(self._need(s, v) for n, s, v in self._links() if n in names)
+                if size != derived:
+                    out.append(f"    size: {fmt_size(size)}    # explicit: the links "
+                               f"derive {derived:#x}")
+                pool_of.update({n: name for n in names})
+            out.append("")
+        out.append("links:")
+        for name, s, v in self._links():
+            out += self._link_yaml(name, s, v, pool_of.get(name))
+        return "\n".join(out).rstrip() + "\n"
+
+    def _domain_yaml(self, s):
+        c = s.comments
+        out = [f"  - name: {s.name}", "    os: zephyr",
+               f"    cores: [{s.core}]" + (f"    # {s.remote.path} ({s.remote.where})"
+                                           if s.remote else "")]
+        if s.mode:
+            out.append(f"    mode: {s.mode}" + (f"    # {c['mode']}" if "mode" in c else ""))
+        if s.zephyr and s.zephyr.target:
+            out.append(f"    target: {s.zephyr.target}    # {s.zephyr.name}")
+        fw = s.firmware or {"memory": "tcm"}
+        out += ["    firmware:", f"      memory: {fw['memory']}" +
+                (f"    # {c['firmware']}" if "firmware" in c else "")]
+        if "base" in fw:
+            out += [f"      base: {fw['base']:#x}", f"      size: {fmt_size(fw['size'])}"]
+        if s.trace:
+            out.append(f"    trace: {fmt_size(s.trace)}    # {c['trace']}")
+        return out + [""]
+
+    def _num_align(self, v):
+        return v["num"] or 8, v["align"] or 16
+
+    def _need(self, s, v):
+        num, align = self._num_align(v)
+        valloc = layout_mod.align_up(layout_mod.vring_size(num, align), self.page)
+        return 2 * valloc + self._buffer_bytes(v, num)
+
+    def _buffer_bytes(self, v, num):
+        count = self._buffer_count(v, num)
+        return layout_mod.align_up((count or layout_mod.rpmsg_buffer_count(num)) * RPMSG_BUF,
+                                   self.page)
+
+    def _buffer_count(self, v, num):
+        if "buffer" in v:
+            count = v["buffer"].size // RPMSG_BUF
+        else:
+            valloc = layout_mod.align_up(layout_mod.vring_size(num, v["align"] or 16),
+                                         self.page)
+            count = (v["shm"].size - 2 * valloc) // RPMSG_BUF
+        return None if count == layout_mod.rpmsg_buffer_count(num) else count
+
+    def _link_yaml(self, name, s, v, pool):
+        num, align = self._num_align(v)
+        out = [f"  - name: {name}", "    type: rpmsg", "    host: linux", f"    remote: {s.name}"]
+        if pool:
+            out.append(f"    shm: {pool}")
+        src = f"    # {v['src']}: resource table" if v.get("src") else \
+            "    # not in the inputs (no firmware ELF): the defaults"
+        out.append(f"    vring: {{num: {num}, align: {align}}}{src}")
+        count = self._buffer_count(v, num)
+        if count is not None:
+            b = v.get("buffer") or v["shm"]
+            out.append(f"    buffers: {{count: {count}}}    # {b.where}: {b.name} is "
+                       f"{F.size_text(b.size)}, {count} x {RPMSG_BUF}")
+        return out + [""]
+
+    # -- checking the result --------------------------------------------------
+
+    def _lay_out(self, text):
+        with tempfile.TemporaryDirectory(prefix="amp-import-") as tmp:
+            path = Path(tmp) / f"{self.name}.yaml"
+            path.write_text(text)
+            try:
+                system = model.load_system(path, self.board_roots, display=f"{self.name}.yaml")
+                return layout_mod.place(system)
+            except InputError as e:
+                raise InputError(e.file, e.line, e.column, e.key,
+                                 f"the imported system does not fit board "
+                                 f"{self.board.name}: {e.what}", e.fix or
+                                 "check --board, or fix the inputs") from None
+
+    def _link_regions(self, lay, name):
+        lk = next((x for x in lay.links if x.link.name == name), None)
+        return lk.vdev if lk is not None else None
+
+    def _misplaced(self, lay):
+        for name, s, v in self._links():
+            vd = self._link_regions(lay, name)
+            base, _size = self._block(s, v)
+            if vd is None or vd.vrings[0].region.base != base:
+                return True
+        for s in self.specs:
+            fw = lay.region(f"{s.name}_fw")
+            if s.firmware and "base" in s.firmware and (fw is None or fw.base !=
+                                                        s.firmware["base"]):
+                return True
+        return False
+
+    def _compare(self, lay):
+        for name, s, v in self._links():
+            vd = self._link_regions(lay, name)
+            if vd is None or "vring0" not in v:
+                continue
+            got = [vd.vrings[0].region, vd.vrings[1].region, vd.buffers]
+            for want, r in zip((v["vring0"], v["vring1"], v["buffer"]), got):
+                if (want.base, want.size) != (r.base, r.size):
+                    self.res.losses.append(Note(
+                        f"{want.name} of {s.remote.path}: the inputs reserve "
+                        f"{want.span()}, the system gives {r.span()}", want.where,
+                        _why(want, v, self._num_align(v), self.page)))
+        for s in self.specs:
+            fw = s.firmware or {}
+            r = lay.region(f"{s.name}_fw")
+            if "base" in fw and (r is None or (r.base, r.size) != (fw["base"], fw["size"])):
+                self.res.losses.append(Note(f"firmware of {s.name}: {F.span(fw['base'], fw['size'])}"
+                                            f" became {r.span() if r else 'TCM'}",
+                                            s.remote.where if s.remote else F.Where(s.zephyr.name)))
+
+
+def _why(want, v, num_align, page):
+    num, align = num_align
+    if want.kind == "vring":
+        derived = layout_mod.align_up(layout_mod.vring_size(num, align), page)
+        if want.size != derived:
+            return (f"the format derives a vring's reservation from num and align: "
+                    f"PAGE_ALIGN(vring_size({num}, {align})) = {derived:#x}; a larger "
+                    "reservation needs vring: {reserve: SIZE}")
+        return ("the format places vring1 right after vring0 and the buffers after "
+                "vring1; other addresses need per-vring base:")
+    if want.size % page:
+        return f"the buffer pool is a whole number of {page:#x}-byte pages"
+    return "the format places the buffers right after vring1, and vring1 moved"
+
+
+def _covered(region, banks):
+    """Whether [base, end) is covered by banks' views without a hole."""
+    pos = region.base
+    for b in sorted(banks, key=lambda b: b.view):
+        if b.view <= pos < b.view + b.size:
+            pos = b.view + b.size
+    return pos >= region.end
+
+
+def import_system(facts, board, name, prefer=None, lossy=False, board_roots=()) -> Result:
+    return Importer(facts, board, name, prefer, board_roots).run(lossy)
+
+
+def write_atomic(path, text) -> None:
+    """Write the whole file or nothing: a temporary file beside it, then a rename."""
+    import os
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -85,9 +85,10 @@ class AmpImport(WestCommand):
             name = system_name(args.name, out)
             check_output(out, args.force)
             board = readers.resolve_board(args.board, args.board_root)
-            facts = readers.read_files(args.files, readers.options(args, board))
+            facts = readers.read_files(args.files, readers.options(
+                args, board, lambda f: importer.infer_board(f, args.board_root)))
             if board is None:
-                board = importer.infer_board(facts, args.board_root)
+                board = facts.board or importer.infer_board(facts, args.board_root)
             if board is None:
                 raise InputError(args.files[0], 0, 0, "", "cannot tell the board from the "
                                  "inputs", "give --board (e.g. kv260)")
@@ -126,3 +127,20 @@ def check_output(out, force):
         if head != HEADER:
             raise InputError(str(out), 0, 0, "", "exists and was not written by amp-import",
                              "give another -o, or --force to replace it")
+
+
+def main(argv=None):
+    """Run without a west installation's command line:
+    python scripts/west_commands/amp_import.py ... (same options, exits)."""
+    from west.configuration import Configuration
+
+    class Standalone(AmpImport):
+        color_ui = property(lambda self: sys.stderr.isatty())
+
+    command = Standalone()
+    parser = command.add_parser(argparse.ArgumentParser(prog="west").add_subparsers())
+    command.run(parser.parse_args(argv), [], None, config=Configuration())
+
+
+if __name__ == "__main__":
+    main()

@@ -93,3 +93,20 @@ class AmpLint(WestCommand):
                      if findings else f"amp-lint: {len(facts.files())} file(s) agree")
         sys.exit(1 if findings else 0)
 
+
+
+def main(argv=None):
+    """Run without a west installation's command line:
+    python scripts/west_commands/amp_lint.py ... (same options, exits)."""
+    from west.configuration import Configuration
+
+    class Standalone(AmpLint):
+        color_ui = property(lambda self: sys.stderr.isatty())
+
+    command = Standalone()
+    parser = command.add_parser(argparse.ArgumentParser(prog="west").add_subparsers())
+    command.run(parser.parse_args(argv), [], None, config=Configuration())
+
+
+if __name__ == "__main__":
+    main()

@@ -201,6 +201,7 @@ class Facts:
     linux: list = field(default_factory=list)      # [LinuxFacts]
     zephyr: list = field(default_factory=list)     # [ZephyrFacts]
     elves: list = field(default_factory=list)      # [ElfFacts]
+    board: object = None                           # the board inferred while reading
 
     def files(self):
         out = []

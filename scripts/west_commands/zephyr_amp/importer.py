@@ -132,7 +132,7 @@ class Importer:
         pools = self._pools()
         res.text = self._yaml(pools)
         res.layout = self._lay_out(res.text)
-        if pools is None or self._misplaced(res.layout):
+        if self._misplaced(res.layout):
             pools = self._pools(force=True)
             res.text = self._yaml(pools)
             res.layout = self._lay_out(res.text)

@@ -25,6 +25,7 @@ class Options:
     target: str = None             # Zephyr board target of the overlays
     board: object = None           # boards.Board, when known: targets and arch
     include_dirs: list = field(default_factory=list)   # cpp -I for Linux sources
+    infer: object = None           # facts -> boards.Board: for overlays when board is None
 
 
 def read_files(paths, opts: Options = None) -> F.Facts:
@@ -45,10 +46,12 @@ def read_files(paths, opts: Options = None) -> F.Facts:
             else:
                 lin.append((Path(p), kind, text))
         out.linux = _linux(lin, opts, work)
+        if zeph and opts.board is None and opts.target is None and opts.infer:
+            out.board = opts.infer(out)
         for k, p in enumerate(zeph):
             sub = work / f"z{k}"
             sub.mkdir()
-            out.zephyr.append(_zephyr(p, opts, sub))
+            out.zephyr.append(_zephyr(p, opts, sub, opts.board or out.board))
     return out
 
 
@@ -152,7 +155,7 @@ def _relocate(facts, items, opts, work):
         m.where = places.get(("mbox", m.label), m.where)
 
 
-def _zephyr(p, opts, work):
+def _zephyr(p, opts, work, board):
     display = str(p)
     text = p.read_text(errors="replace")
     if p.name == "zephyr.dts" or ("/dts-v1/" in text and "#include" not in text
@@ -164,11 +167,11 @@ def _zephyr(p, opts, work):
         raise UsageError(f"{display}: a Zephyr overlay is read on top of its board DTS, and "
                          "no Zephyr tree was found: pass --zephyr-dts DIR (a Zephyr tree, or "
                          "its devicetree files), set ZEPHYR_BASE, or run in a west workspace")
-    target = opts.target or _target_for(p, root, opts.board)
+    target = opts.target or _target_for(p, root, board)
     if target is None:
         raise InputError(display, 0, 0, "", "cannot tell which Zephyr board this overlay "
                          "is for", "give --target (e.g. kv260_r5), or --board")
-    arches = _arches(opts.board, target)
+    arches = _arches(board, target)
     dt, board = zephyr.load([p], [display], target, root, work, arches)
     return zephyr.read(dt, linux.Locator({}), [display], target=target, board=board)
 
@@ -224,6 +227,6 @@ def add_arguments(parser) -> None:
                         "include/ and arch/arm64/boot/dts)")
 
 
-def options(args, board) -> Options:
-    return Options(zephyr_dts=args.zephyr_dts, target=args.target, board=board,
+def options(args, board, infer=None) -> Options:
+    return Options(infer=infer, zephyr_dts=args.zephyr_dts, target=args.target, board=board,
                    include_dirs=list(args.include_dir))

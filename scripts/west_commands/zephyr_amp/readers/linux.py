@@ -24,7 +24,7 @@ class Locator:
         self.renames = {str(Path(k)): v for k, v in renames.items()}
 
     def file(self, name):
-        return self.renames.get(str(Path(name)), self.renames.get(name, name))
+        return self.renames.get(str(Path(name)), self.renames.get(name, str(Path(name))))
 
     def node(self, node, prop=None):
         p = node.props.get(prop) if prop else None

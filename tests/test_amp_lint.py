@@ -108,6 +108,25 @@ def test_generated_files_agree(sysref, generated_kv260):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+ALL = sorted((REPO / "systems").glob("*.yaml")) + \
+    sorted((REPO / "tests" / "data" / "valid").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("system", ALL, ids=[s.stem for s in ALL])
+def test_the_files_amp_config_writes_agree(sysref, system, tmp_path):
+    """Every system's generated overlays and a firmware linked with its generated files:
+    no finding (a finding here is one that is not wrong)."""
+    from test_amp_import import inputs
+    from zephyr_amp import config
+    root = REPO / "tests" / "data" / "boards"
+    lay = config.generate(system, tmp_path / "gen", [root]).layout.to_json()
+    files = inputs(tmp_path / "gen", lay, tmp_path)
+    r = run(*files, "--board", lay["system"]["board"], "--board-root", root,
+            "--zephyr-dts", ZEPHYR_DTS)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == f"amp-lint: {len(files)} file(s) agree\n"
+
+
 def test_overlapping_reservations(sysref, generated_kv260, tmp_path):
     text = (generated_kv260 / "linux" / "amp.dtso").read_text()
     # rpu1's vring0 moved onto rpu0's buffers

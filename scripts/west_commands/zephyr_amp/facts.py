@@ -118,6 +118,7 @@ class Remote:
     compatible: tuple = ()
     regions: list = field(default_factory=list)    # [Region] in memory-region order
     mailboxes: list = field(default_factory=list)  # [Mailbox] in mboxes order
+    implicit: bool = False     # vdev reservations no remoteproc node names
 
     def vdev_regions(self):
         return [r for r in self.regions if r.kind in ("vring", "buffer")]
@@ -136,16 +137,18 @@ class LinuxFacts:
     remotes: list = field(default_factory=list)    # [Remote]
     mailboxes: list = field(default_factory=list)  # [Mailbox]
     merged: bool = False                           # base + overlays (fdtoverlay)
+    base_regions: set = field(default_factory=set) # merged: (name, base, size) of the base's
 
     side = "linux"
 
     def enabled_remotes(self):
-        """One node per core: the enabled one where a cluster is described twice."""
+        """The enabled remote cores, one node per core; in lock-step the cluster is one
+        remote, its first core (xlnx_r5_remoteproc runs r5f@0 only)."""
         out = {}
         for r in self.remotes:
-            key = r.index if r.index is not None else r.path
-            if key not in out or (r.enabled and not out[key].enabled):
-                out[key] = r
+            if not r.enabled or (r.mode == "lockstep" and r.index):
+                continue
+            out.setdefault(r.index if r.index is not None else r.path, r)
         return list(out.values())
 
 

@@ -53,11 +53,9 @@ class Result:
 class ImportStopped(AmpError):
     """The import cannot write a faithful system; str() lists why, one line each."""
 
-    def __init__(self, result, headline):
+    def __init__(self, result, headline, items=()):
         self.result = result
-        lines = [headline] + [f.line() for f in result.findings] + \
-            [n.line() for n in result.losses]
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join([headline] + [x.line() for x in items]))
 
 
 @dataclass
@@ -74,6 +72,7 @@ class Spec:
     trace: int = 0
     carveouts: list = field(default_factory=list)
     vdevs: list = field(default_factory=list)      # [dict]
+    fw_region: F.Region = None                     # the Linux reservation of its image
 
 
 def fmt_size(n):
@@ -122,13 +121,22 @@ class Importer:
         if res.findings and not self.prefer:
             raise ImportStopped(res, f"amp-import: the inputs disagree ({len(res.findings)} "
                                 "finding(s)); fix them, or take one side with --prefer "
-                                "linux|zephyr")
+                                "linux|zephyr", res.findings)
         self._specs()
+        if not any(s.vdevs or s.remote and s.remote.vdev_regions() or
+                   s.zephyr and s.zephyr.region("zephyr,ipc_shm") for s in self.specs):
+            raise InputError(", ".join(self.facts.files()[:3]), 0, 0, "",
+                             "no rpmsg link in these files (no vdevNvringM/vdevNbuffer "
+                             "reservation, no zephyr,ipc_shm): amp-import reads rpmsg links; "
+                             "virtio-mmio and ivshmem links are not imported yet",
+                             "give the files of an rpmsg setup")
         for s in self.specs:
             self._mode(s)
             self._firmware(s)
+            self._carveouts(s)
             self._trace(s)
             self._vdevs(s)
+        self._orphans()
         pools = self._pools()
         res.text = self._yaml(pools)
         res.layout = self._lay_out(res.text)
@@ -142,8 +150,28 @@ class Importer:
         if res.losses and not lossy:
             raise ImportStopped(res, "amp-import: the system format cannot express "
                                 f"{len(res.losses)} thing(s) the inputs say; nothing written "
-                                "(--lossy writes the nearest system and lists them in it)")
+                                "(--lossy writes the nearest system and lists them in it)",
+                                res.losses)
         return res
+
+    def _orphans(self):
+        """Reservations no imported remote lists: a base tree keeps its own; others the
+        system format cannot say (it reserves memory for domains only)."""
+        listed = {r.path for s in self.specs if s.remote for r in s.remote.regions}
+        listed |= {s.fw_region.path for s in self.specs if s.fw_region is not None}
+        for lf in self.facts.linux:
+            for r in {x.path: x for x in lf.regions}.values():
+                if r.path in listed:
+                    continue
+                if (r.name, r.base, r.size) in lf.base_regions:
+                    self.res.changes.append(Note(
+                        f"{r.title()} is the base tree's and no enabled remote lists it: not "
+                        "imported (it stays in the base the generated overlay applies to)",
+                        r.where))
+                else:
+                    self.res.losses.append(Note(
+                        f"{r.title()} is reserved but no enabled remote lists it", r.where,
+                        "the system format reserves memory for domains and links only"))
 
     def _unresolved(self):
         """Findings no side can settle: the system takes mailboxes from the board file."""
@@ -163,8 +191,8 @@ class Importer:
             for rm in lf.enabled_remotes():
                 if not rm.vdev_regions() and not any(r.kind == "firmware" for r in rm.regions):
                     continue
-                core = self._core_of(rm)
                 z = next((p.zephyr for p in pairs if p.remote is rm), None)
+                core = self._core_of(rm, z, used)
                 zused.add(id(z))
                 s = Spec(core, self._name_of(core, rm, z), remote=rm, zephyr=z)
                 self._add(s, used)
@@ -196,7 +224,7 @@ class Importer:
                         self.board.cores[c].cluster == cl.name]
         return []
 
-    def _core_of(self, rm):
+    def _core_of(self, rm, z, used):
         cores = self._cluster_cores()
         if rm.index is not None and rm.index < len(cores):
             return cores[rm.index]
@@ -204,6 +232,8 @@ class Importer:
             ipi = next((i for i in self.board.ipi.values() if i.ipi_id == m.ipi_id), None)
             if ipi and ipi.core:
                 return ipi.core
+        if z is not None:
+            return self._core_of_zephyr(z, used)
         raise InputError(str(rm.where), 0, 0, "", f"board {self.board.name} has no remote "
                          f"core for {rm.path}", "give the --board these files are for")
 
@@ -278,6 +308,11 @@ class Importer:
             if s.remote else None
         sram = s.zephyr.region("zephyr,sram") if s.zephyr else None
         ztcm = sram is not None and self._in_tcm(s, sram)
+        if lfw is None and sram is not None and not ztcm:
+            # a board without remoteproc node: the Linux reservation holding the image
+            lfw = next((r for lf in self.facts.linux for r in lf.regions
+                        if r.kind in ("reserved", "firmware") and r.base <= sram.base
+                        and sram.end <= r.end), None)
         if lfw and sram is not None and ztcm:
             if self.prefer == "linux":
                 self.res.changes.append(Note(
@@ -294,11 +329,14 @@ class Importer:
                 s.firmware = {"memory": "tcm"}
                 return
         if lfw:
+            s.fw_region = lfw
             s.firmware = {"memory": "ddr", "base": lfw.base, "size": lfw.size}
             s.comments["firmware"] = f"{lfw.where}: {lfw.label or lfw.name}"
         elif sram is not None and not ztcm:
+            shm = s.zephyr.region("zephyr,ipc_shm")
             end = max([sram.end] + [r.end for r in s.zephyr.regions
-                                    if sram.end <= r.base < sram.end + 0x10000])
+                                    if sram.end <= r.base < sram.end + 0x10000
+                                    and (shm is None or r.path != shm.path)])
             size = layout_mod.align_up(end, 0x1000) - sram.base
             s.firmware = {"memory": "ddr", "base": sram.base, "size": size}
             s.comments["firmware"] = f"{sram.where}: zephyr,sram and the slot above it"
@@ -306,6 +344,20 @@ class Importer:
             s.firmware = {"memory": "tcm"}
             if sram is not None:
                 s.comments["firmware"] = f"{sram.where}: zephyr,sram is TCM"
+
+    def _carveouts(self, s):
+        for r in (s.remote.regions if s.remote else []):
+            if r.kind != "carveout":
+                continue
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", r.name) or \
+                    model._RESERVED_CARVEOUT.fullmatch(r.name):
+                self.res.losses.append(Note(
+                    f"carveout {r.title()} of {s.remote.path}", r.where,
+                    f"a carveout's name is its reserved-memory node name, and '{r.name}' is "
+                    "not one the format takes (lowercase, digits, '_'; not memory, r5f, "
+                    "vdevN...)"))
+                continue
+            s.carveouts.append(r)
 
     def _trace(self, s):
         tr = s.zephyr.region("zephyr,ram-console") if s.zephyr else None
@@ -365,8 +417,17 @@ class Importer:
             for v in s.vdevs:
                 name = "rpmsg0" if total == 1 else f"rpmsg_{s.name}" + \
                     (f"_{v['index']}" if v["index"] else "")
-                out.append((name, s, v))
+                out.append((self._label_name(s, v) or name, s, v))
         return out
+
+    def _label_name(self, s, v):
+        """The link name a generated Zephyr overlay keeps in its label amp_<link>_shm."""
+        shm = s.zephyr.region("zephyr,ipc_shm") if s.zephyr else None
+        label = shm.label if shm else None
+        if not (label and label.startswith("amp_") and label.endswith("_shm")):
+            return None
+        first = v.get("vring0") or v.get("shm")
+        return label[4:-4] if first is not None and first.base == shm.base else None
 
     def _block(self, s, v):
         """(base, size) of the link's vrings and buffers as the inputs place them."""
@@ -446,6 +507,11 @@ class Importer:
             out += [f"      base: {fw['base']:#x}", f"      size: {fmt_size(fw['size'])}"]
         if s.trace:
             out.append(f"    trace: {fmt_size(s.trace)}    # {c['trace']}")
+        if s.carveouts:
+            out.append("    carveouts:")
+            for r in s.carveouts:
+                out.append(f"      - {{name: {r.name}, base: {r.base:#x}, size: "
+                           f"{fmt_size(r.size)}}}    # {r.where}: {r.label or r.name}")
         return out + [""]
 
     def _num_align(self, v):

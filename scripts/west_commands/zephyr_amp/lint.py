@@ -105,7 +105,8 @@ def lint(facts: F.Facts, board=None) -> list:
     for e in facts.elves:
         rm, lf = _remote_of_elf(facts, e, ps)
         if rm is not None:
-            found += _segments(e, rm, board)
+            if not rm.implicit:
+                found += _segments(e, rm, board)
             found += _vrings(e, rm, page)
     if board is not None:
         for lf in facts.linux:
@@ -122,9 +123,14 @@ def lint(facts: F.Facts, board=None) -> list:
 
 def _shm_cover(p: Pair):
     shm = p.zephyr.region("zephyr,ipc_shm")
-    vdev = p.remote.vdev_regions()
-    if shm is None or not vdev:
+    groups = {}
+    for r in p.remote.vdev_regions():
+        groups.setdefault(r.vdev, []).append(r)
+    if shm is None or not groups:
         return []
+    # OpenAMP on Zephyr runs one vdev in zephyr,ipc_shm: the one it overlaps (else vdev0)
+    vdev = next((g for _k, g in sorted(groups.items()) if any(r.overlaps(shm) for r in g)),
+                groups[min(groups)])
     lo = min(r.base for r in vdev)
     hi = max(r.end for r in vdev)
     if (shm.base, shm.end) == (lo, hi):
@@ -239,36 +245,61 @@ def _linux_overlaps(lf):
     regs = sorted({r.path: r for r in lf.regions}.values(), key=lambda r: (r.base, r.name))
     out = []
     for i, a in enumerate(regs):
-        for b in regs[i + 1:]:
-            if b.base >= a.end:
-                break
-            out.append(_overlap(a, b, "Linux's reserved-memory setup maps both; "
-                                "remoteproc then gives the same bytes to two uses"))
+        hit = [b for b in regs[i + 1:] if b.base < a.end]
+        if hit:
+            out.append(_overlap(a, hit, "Linux reserves both, and remoteproc then gives the "
+                                "same bytes to two uses (the remote's image or buffers are "
+                                "overwritten)"))
     return out
 
 
 def _zephyr_overlaps(facts, ps):
-    """Zephyr reservations against Linux ones that are not the same memory."""
-    mine = {id(p.zephyr): {r.path for r in p.remote.vdev_regions()} for p in ps}
+    """Zephyr reservations against Linux ones that are not the same memory: a region
+    both sides reserve with the same range is shared, and what lies inside a region
+    of the remote the Zephyr image is paired with (its firmware memory, its vdevs) is
+    that remote's own."""
+    mine = {id(p.zephyr): p.remote.regions for p in ps}
     out = []
     for z in facts.zephyr:
         shm = z.region("zephyr,ipc_shm")
         zregs = [r for r in z.regions if shm is None or r.path != shm.path]
         zregs += [shm] if shm else []
+        own = list(mine.get(id(z), []))
+        sram = z.region("zephyr,sram")
+        if sram is not None:      # the Linux region holding the image is its firmware memory
+            own += [r for lf in facts.linux for r in lf.regions if _inside(sram, r)]
         for zr in zregs:
+            if zr.base < 0x100000 or _covered(zr, own) or \
+                    (zr is shm and own and any(r.overlaps(zr) for r in own
+                                               if r.kind in ("vring", "buffer"))):
+                continue
             for lf in facts.linux:
-                for lr in {r.path: r for r in lf.regions}.values():
-                    if lr.path in mine.get(id(z), set()) and zr is shm:
-                        continue
-                    if zr.overlaps(lr) and zr.base >= 0x100000:
-                        out.append(_overlap(zr, lr, "both sides write there, each "
-                                            "believing the memory is its own"))
+                hit = [lr for lr in {r.path: r for r in lf.regions}.values()
+                       if zr.overlaps(lr) and (lr.base, lr.size) != (zr.base, zr.size)]
+                if hit:
+                    out.append(_overlap(zr, hit, "both sides use these bytes, each for "
+                                        "its own purpose"))
     return out
 
 
-def _overlap(a, b, effect):
-    return Finding("OVERLAP", f"{a.title()} overlaps {b.name} {b.span()}", [a.where, b.where],
-                   effect, "move or shrink one of them", [a.span(), b.span()])
+def _inside(a, b):
+    return b.base <= a.base and a.end <= b.end
+
+
+def _covered(a, regions):
+    """Whether regions cover [a.base, a.end) without a hole."""
+    pos = a.base
+    for r in sorted(regions, key=lambda r: r.base):
+        if r.base <= pos < r.end:
+            pos = r.end
+    return pos >= a.end
+
+
+def _overlap(a, hits, effect):
+    names = ", ".join(f"{b.name} {b.span()}" for b in hits)
+    return Finding("OVERLAP", f"{a.title()} overlaps {names}", [a.where] + [b.where
+                   for b in hits], effect, "move or shrink one of them, or delete the "
+                   "reservation nothing uses", [a.span()] + [b.span() for b in hits])
 
 
 def _remote_of_elf(facts, e, ps):

@@ -148,11 +148,19 @@ def _relocate(facts, items, opts, work):
         for m in one.mailboxes:
             places[("mbox", m.label)] = m.where
         for rm in one.remotes:
-            places[("remote", rm.name, rm.mode)] = rm.where
+            places[("remote", _cluster(rm), rm.name)] = rm.where
+        if k == 0:
+            facts.base_regions = {(r.name, r.base, r.size) for r in one.regions}
+    for rm in facts.remotes:
+        rm.where = places.get(("remote", _cluster(rm), rm.name), rm.where)
     for r in facts.regions + [x for rm in facts.remotes for x in rm.regions]:
         r.where = places.get((r.name, r.base, r.size), r.where)
     for m in facts.mailboxes:
         m.where = places.get(("mbox", m.label), m.where)
+
+
+def _cluster(rm):
+    return (rm.cluster or "").rsplit("/", 1)[-1]
 
 
 def _zephyr(p, opts, work, board):

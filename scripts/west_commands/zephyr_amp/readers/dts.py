@@ -238,5 +238,13 @@ def phandle_args(dt, node, name, cells_prop):
     return out
 
 
-def labels_of(node):
-    return list(node.labels)
+def phandles(dt, node, name):
+    """The nodes a phandle list property names (memory-region), from &label references
+    or, in a decompiled .dtb, from the phandle numbers."""
+    p = node.props.get(name)
+    if p is None:
+        return []
+    try:
+        return p.to_nodes()
+    except dtlib.DTError:
+        return [dt.phandle2node[n] for n in _cells32(p) if n in dt.phandle2node]

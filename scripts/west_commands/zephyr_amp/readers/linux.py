@@ -9,6 +9,8 @@ core lists is its firmware memory, the rest are carveouts.
 
 from pathlib import Path
 
+from devicetree import dtlib
+
 from .. import facts as F
 from . import dts
 
@@ -35,6 +37,7 @@ class Locator:
 
 def read(dt, loc: Locator, files, merged=False) -> F.LinuxFacts:
     out = F.LinuxFacts(files=list(files), merged=merged)
+    _restore_labels(dt)
     by_node = {}
     for node in dt.node_iter():
         if node.name == "reserved-memory":
@@ -54,7 +57,30 @@ def read(dt, loc: Locator, files, merged=False) -> F.LinuxFacts:
             remote = _remote(dt, node, loc, by_node, mailboxes)
             if remote is not None:
                 out.remotes.append(remote)
+    listed = {r.path for rm in out.remotes for r in rm.regions}
+    loose = [r for r in out.regions if r.kind in ("vring", "buffer") and r.path not in listed]
+    if loose:
+        # vdev reservations with no remoteproc node naming them (a board without one)
+        out.remotes.append(F.Remote("reserved-memory", "/reserved-memory", loose[0].where,
+                                    regions=loose, implicit=True))
+        for r in loose:
+            r.owner = "reserved-memory"
     return out
+
+
+def _restore_labels(dt):
+    """A decompiled .dtb has no labels, but dtc -@ kept them in /__symbols__."""
+    if not dt.has_node("/__symbols__"):
+        return
+    for label, prop in dt.get_node("/__symbols__").props.items():
+        try:
+            path = prop.to_string()
+        except dtlib.DTError:
+            continue
+        if dt.has_node(path):
+            node = dt.get_node(path)
+            if label not in node.labels:
+                node.labels.append(label)
 
 
 def _region(node, loc):
@@ -85,11 +111,7 @@ def _mailbox(node, loc):
 
 
 def _remote(dt, node, loc, by_node, mailboxes):
-    p = node.props["memory-region"]
-    try:
-        targets = p.to_nodes()
-    except Exception:       # noqa: BLE001 - dtlib raises DTError subclasses and ValueError
-        return None
+    targets = dts.phandles(dt, node, "memory-region")
     regions = [by_node[t.path] for t in targets if t.path in by_node]
     mboxes = [mailboxes[t.path] for t, _ in dts.phandle_args(dt, node, "mboxes", "#mbox-cells")
               if t.path in mailboxes]

@@ -341,3 +341,20 @@ def test_base_tree_plus_overlay_merged_with_fdtoverlay(tmp_path):
     assert "memory [0x3ed00000, 0x3ed40000) (256 KiB) is the base tree's" in out.read_text()
     again = config.configure(out).layout.to_json()
     assert regions(again) == regions(lay)
+
+
+def test_the_kv260_pair_with_prefer_zephyr(tmp_path):
+    """Zephyr's side: lock-step (its zephyr,sram is the 256 KiB lock-step TCM), so RPU1's
+    remote is dropped, and the link lives in the 512 KiB zephyr,ipc_shm."""
+    _tools()
+    out = tmp_path / "pair.yaml"
+    r = run(LINUX, ZEPHYR, "--zephyr-dts", ZEPHYR_DTS, "--prefer", "zephyr", "--lossy",
+            "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = out.read_text()
+    assert "mode: lockstep    # " in text and "(--prefer zephyr)" in text
+    assert "/remoteproc-split/r5f@1 (r5_1) is not imported" in text
+    assert text.count("# NOT EXPRESSED (--lossy): ") == 1     # the DDR rproc_0_fw_image
+    lay = config.configure(out).layout
+    shm = lay.region("rpmsg0_shm")
+    assert (shm.base, shm.size) == (0x3ed40000, 0x80000)

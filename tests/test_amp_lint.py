@@ -167,3 +167,110 @@ def test_no_zephyr_tree_is_could_not_run(sysref, tmp_path):
                        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert r.returncode == 2, r.stderr
     assert "--zephyr-dts" in r.stderr
+
+
+# -- checks that need the firmware ELF ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def kv260_rpmsg(tmp_path_factory):
+    """kv260-rpmsg's generated files and a firmware linked with them."""
+    from test_amp_import import firmware
+    from zephyr_amp import config
+    root = tmp_path_factory.mktemp("elf")
+    lay = config.generate(REPO / "systems" / "kv260-rpmsg.yaml", root / "gen").layout.to_json()
+    return root / "gen", firmware(root / "gen", "rpu0", lay, root / "fw")
+
+
+def _edited(src, tmp_path, *pairs):
+    text = src.read_text()
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new)
+    out = tmp_path / src.name
+    out.write_text(text)
+    return out
+
+
+def test_buffer_pool_too_small_for_the_tables_vrings(sysref, kv260_rpmsg, tmp_path):
+    gen, elf = kv260_rpmsg
+    dtso = _edited(gen / "linux" / "amp.dtso", tmp_path,
+                   ("reg = <0x0 0x3ed02000 0x0 0x2000>", "reg = <0x0 0x3ed02000 0x0 0x1000>"))
+    r = run(dtso, elf, "--board", "kv260")
+    assert r.returncode == 1
+    (line,) = findings(r)
+    assert line.startswith(f"{dtso}:35: BUF-SIZE: 8-entry vrings make Linux's "
+                           "virtio_rpmsg_bus allocate 0x2000 bytes of buffers")
+    assert f"see {elf} (.resource_table entry 0 at +0x18)" in line
+
+
+def test_vring_pinned_elsewhere_and_too_small(sysref, kv260_rpmsg, tmp_path):
+    gen, elf = kv260_rpmsg
+    dtso = _edited(gen / "linux" / "amp.dtso", tmp_path,
+                   ("reg = <0x0 0x3ed01000 0x0 0x1000>", "reg = <0x0 0x3ed01000 0x0 0x80>"),
+                   ("reg = <0x0 0x3ed00000 0x0 0x1000>", "reg = <0x0 0x3ed00800 0x0 0x800>"))
+    r = run(dtso, elf)
+    assert r.returncode == 1
+    checks = sorted(ln.split(": ")[1] for ln in findings(r))
+    assert checks == ["VRING-DA", "VRING-SIZE", "VRING-SIZE"], r.stdout
+    assert "the table pins vring 0 of vdev 0 at 0x3ed00000, Linux reserves vdev0vring0 " \
+           "[0x3ed00800, 0x3ed01000)" in r.stdout
+
+
+def test_mailbox_that_does_not_pair(sysref, kv260_rpmsg, tmp_path):
+    gen, _elf = kv260_rpmsg
+    dtso = _edited(gen / "linux" / "amp.dtso", tmp_path,
+                   ("xlnx,ipi-id = <1>;", "xlnx,ipi-id = <2>;"))
+    r = run(dtso, gen / "rpu0" / "amp.overlay", "--zephyr-dts", ZEPHYR_DTS)
+    assert r.returncode == 1
+    (line,) = findings(r)
+    assert line.startswith(f"{dtso}:76: MBOX-PAIR: /remoteproc@ffe00000/r5f@0 kicks through "
+                           "ipi_mailbox_rpu0 (xlnx,ipi-id 2) but zephyr,ipc rpu0_apu_mailbox "
+                           "is IPI agent 1")
+    buffers = _edited(gen / "linux" / "amp.dtso", tmp_path,
+                      ("<0x0 0xff990200 0x0 0x20>", "<0x0 0xff990400 0x0 0x20>"))
+    r = run(buffers, gen / "rpu0" / "amp.overlay", "--zephyr-dts", ZEPHYR_DTS)
+    (line,) = findings(r)
+    assert "MBOX-PAIR: the message buffers of ipi_mailbox_rpu0 do not mirror zephyr,ipc " \
+           "rpu0_apu_mailbox: remote_request_region 0xff990400 vs Zephyr's " \
+           "local_request_region 0xff990200" in line
+
+
+def test_a_vdev_without_its_buffer(sysref, kv260_rpmsg, tmp_path):
+    gen, _elf = kv260_rpmsg
+    dtso = _edited(gen / "linux" / "amp.dtso", tmp_path,
+                   ("memory-region = <&rpu0_vdev0buffer>, ", "memory-region = "))
+    r = run(dtso)
+    assert r.returncode == 1
+    (line,) = findings(r)
+    assert "VDEV-PARTS: /remoteproc@ffe00000/r5f@0 lists vdev0vring0, vdev0vring1 but no " \
+           "vdev0buffer" in line
+
+
+def test_firmware_segment_outside_the_carveout(sysref, tmp_path):
+    """kv260-ddr-carveouts runs rpu0 from a 2 MiB DDR carveout; cut it to 4 KiB."""
+    from test_amp_import import firmware
+    from zephyr_amp import config
+    system = REPO / "tests" / "data" / "valid" / "kv260-ddr-carveouts.yaml"
+    lay = config.generate(system, tmp_path / "gen").layout.to_json()
+    elf = firmware(tmp_path / "gen", "rpu0", lay, tmp_path / "fw")
+    dtso = _edited(tmp_path / "gen" / "linux" / "amp.dtso", tmp_path,
+                   ("reg = <0x0 0x3ed00000 0x0 0x200000>", "reg = <0x0 0x3ed00000 0x0 0x1000>"))
+    r = run(dtso, elf, "--board", "kv260")
+    assert r.returncode == 1
+    lines = findings(r)
+    assert lines and all(": SEG-OUT: " in ln for ln in lines), r.stdout
+    assert lines[0].startswith(f"{elf} (PT_LOAD ")
+    assert "remoteproc refuses the image (bad phdr da" in lines[0]
+
+
+def test_a_compiled_overlay_reads_the_same(sysref, tmp_path):
+    """OpenAMP's overlay as a .dtbo (dtc -@): same finding, the node path for a line."""
+    dtbo = tmp_path / "zynqmp-openamp.dtbo"
+    subprocess.run([need_tool("dtc"), "-q", "-@", "-I", "dts", "-O", "dtb", "-o", str(dtbo),
+                    str(LINUX)], check=True)
+    r = run(dtbo, ZEPHYR, "--zephyr-dts", ZEPHYR_DTS)
+    assert r.returncode == 1
+    (line,) = findings(r)
+    assert line.startswith(f"{ZEPHYR}:28: SHM-COVER: ")
+    assert f"see {dtbo} (/fragment@0/__overlay__/reserved-memory/vdev0buffer@3ed48000 reg)" \
+        in line

@@ -112,6 +112,7 @@ class Importer:
         self.page = board.page_size
         self.res = Result()
         self.specs = []
+        self.dropped = set()       # region paths of remotes a lock-step remote displaced
 
     # -- public -------------------------------------------------------------
 
@@ -132,6 +133,8 @@ class Importer:
                              "give the files of an rpmsg setup")
         for s in self.specs:
             self._mode(s)
+        self._lockstep()
+        for s in self.specs:
             self._firmware(s)
             self._carveouts(s)
             self._trace(s)
@@ -159,6 +162,7 @@ class Importer:
         system format cannot say (it reserves memory for domains only)."""
         listed = {r.path for s in self.specs if s.remote for r in s.remote.regions}
         listed |= {s.fw_region.path for s in self.specs if s.fw_region is not None}
+        listed |= self.dropped
         for lf in self.facts.linux:
             for r in {x.path: x for x in lf.regions}.values():
                 if r.path in listed:
@@ -283,10 +287,26 @@ class Importer:
                     f"Zephyr's zephyr,sram {sram.span()} ({sram.where}) is {zmode} TCM")
             if self.prefer == "zephyr":
                 s.mode = zmode
+                s.comments["mode"] = f"{sram.where}: zephyr,sram is {zmode} TCM " \
+                    "(--prefer zephyr)"
             self.res.changes.append(Note(f"mode {s.mode}: {note}", sram.where))
             if not self.prefer:
                 raise ImportStopped(self.res, "amp-import: " + note +
                                     "; take one side with --prefer linux|zephyr")
+
+    def _lockstep(self):
+        """A lock-step remote takes its whole cluster: drop the other cores' remotes."""
+        for s in [x for x in self.specs if x.mode == "lockstep"]:
+            cluster = self.board.cores[s.core].cluster
+            for other in [x for x in self.specs if x is not s and
+                          self.board.cores[x.core].cluster == cluster]:
+                self.specs.remove(other)
+                self.dropped |= {r.path for r in (other.remote.regions if other.remote else [])}
+                where = other.remote.where if other.remote else F.Where(other.zephyr.name)
+                self.res.changes.append(Note(
+                    f"{other.remote.path if other.remote else other.zephyr.name} "
+                    f"({other.core}) is not imported: in lock-step mode {s.name} takes the "
+                    "whole cluster", where))
 
     def _banks(self, cl, mode, core):
         return cl.modes.get(mode, {}).get(core, [])
@@ -398,7 +418,8 @@ class Importer:
         if (lo, hi) == (shm.base, shm.end):
             return
         if self.prefer == "zephyr" and len(s.vdevs) == 1:
-            del s.vdevs[0]["buffer"]
+            for key in ("vring0", "vring1", "buffer"):
+                del s.vdevs[0][key]
             s.vdevs[0]["shm"] = shm
             self.res.changes.append(Note(
                 f"the vrings and buffers of {s.name} in zephyr,ipc_shm {shm.span()}; "
@@ -586,7 +607,14 @@ class Importer:
     def _compare(self, lay):
         for name, s, v in self._links():
             vd = self._link_regions(lay, name)
-            if vd is None or "vring0" not in v:
+            if vd is None:
+                continue
+            if "shm" in v:
+                shm = next(x.shm for x in lay.links if x.link.name == name)
+                if (shm.base, shm.size) != (v["shm"].base, v["shm"].size):
+                    self.res.losses.append(Note(
+                        f"zephyr,ipc_shm {v['shm'].span()} became {shm.span()}", v["shm"].where,
+                        "the format sizes a link's region from its vrings and buffers"))
                 continue
             got = [vd.vrings[0].region, vd.vrings[1].region, vd.buffers]
             for want, r in zip((v["vring0"], v["vring1"], v["buffer"]), got):

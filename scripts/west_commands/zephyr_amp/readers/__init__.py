@@ -107,6 +107,7 @@ def _single(p, kind, opts, work):
         src = dts.decompile(p, display, work)
         dt = dts.load_source(src, display, work=work)
         renames = {str(src): display, str(work / (src.name + ".plugin.dts")): display}
+        return linux.read(dt, linux.Locator(renames, binary=[display]), [display])
     else:
         dt = dts.load_source(p, display, opts.include_dirs, work)
         renames = {str(work / (p.name + ".plugin.dts")): display,
@@ -125,7 +126,7 @@ def _merged(base, overlays, opts, work):
     merged = dts.merge(blobs[0], blobs[1:], work)
     dt = dts.load_source(merged, str(base[0]), work=work)
     display = " + ".join(str(i[0]) for i in [base, *overlays])
-    facts = linux.read(dt, linux.Locator({str(merged): display}),
+    facts = linux.read(dt, linux.Locator({str(merged): display}, binary=[display]),
                        [str(i[0]) for i in [base, *overlays]], merged=True)
     _relocate(facts, [base, *overlays], opts, work)
     return facts

@@ -22,17 +22,20 @@ class Locator:
     """file:line of dtlib nodes and properties, with temporary files renamed to the
     names the user gave."""
 
-    def __init__(self, renames):
+    def __init__(self, renames, binary=()):
         self.renames = {str(Path(k)): v for k, v in renames.items()}
+        self.binary = set(binary)      # flattened trees: no lines, the node path instead
 
     def file(self, name):
         return self.renames.get(str(Path(name)), self.renames.get(name, str(Path(name))))
 
     def node(self, node, prop=None):
         p = node.props.get(prop) if prop else None
-        if p is not None:
-            return F.Where(self.file(p.filename), p.lineno)
-        return F.Where(self.file(node.filename), node.lineno)
+        file, line = (p.filename, p.lineno) if p is not None else (node.filename, node.lineno)
+        file = self.file(file)
+        if file in self.binary:
+            return F.Where(file, 0, node.path + (f" {prop}" if p is not None else ""))
+        return F.Where(file, line)
 
 
 def read(dt, loc: Locator, files, merged=False) -> F.LinuxFacts:
@@ -59,8 +62,8 @@ def read(dt, loc: Locator, files, merged=False) -> F.LinuxFacts:
                 out.remotes.append(remote)
     listed = {r.path for rm in out.remotes for r in rm.regions}
     loose = [r for r in out.regions if r.kind in ("vring", "buffer") and r.path not in listed]
-    if loose:
-        # vdev reservations with no remoteproc node naming them (a board without one)
+    if loose and not out.remotes:
+        # vdev reservations and no remoteproc node naming them (a board without one)
         out.remotes.append(F.Remote("reserved-memory", "/reserved-memory", loose[0].where,
                                     regions=loose, implicit=True))
         for r in loose:

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import facts as F
+from . import importer_yaml, model
 from . import layout as layout_mod
 from . import lint as lint_mod
-from . import model
 from .errors import AmpError, InputError
-
-RPMSG_BUF = 512
+from .importer_yaml import num_align
 
 
 @dataclass
@@ -73,13 +72,6 @@ class Spec:
     carveouts: list = field(default_factory=list)
     vdevs: list = field(default_factory=list)      # [dict]
     fw_region: F.Region = None                     # the Linux reservation of its image
-
-
-def fmt_size(n):
-    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
-        if n and n % (1 << shift) == 0:
-            return f"{n >> shift}{unit}"
-    return f"{n:#x}"
 
 
 def infer_board(facts, board_roots=()):
@@ -431,7 +423,7 @@ class Importer:
 
     # -- links and pools ------------------------------------------------------
 
-    def _links(self):
+    def links(self):
         out = []
         total = sum(len(s.vdevs) for s in self.specs)
         for s in self.specs:
@@ -458,7 +450,7 @@ class Importer:
 
     def _pools(self, force=False):
         """None: no pool (links allocated); else [(name, base, size, [link names])]."""
-        links = self._links()
+        links = self.links()
         if not force:
             return None
         blocks = sorted(((*self._block(s, v), name) for name, s, v in links))
@@ -473,104 +465,11 @@ class Importer:
             p[0] = "ipc" if len(pools) == 1 else f"ipc{k}"
         return pools
 
-    # -- output ---------------------------------------------------------------
-
     def _yaml(self, pools):
-        files = self.facts.files()
-        out = ["# Imported by west amp-import from:"] + [f"#   {f}" for f in files]
-        out += ["# Addresses are pinned with base: where the format takes one; each comment",
-                "# names the file and line a value came from.", ""]
-        for n in self.res.changes:
-            out.append(f"# changed (--prefer {self.prefer}): {n.line()}")
-        for n in self.res.losses:
-            out.append(f"# NOT EXPRESSED (--lossy): {n.line()}")
-        if self.res.changes or self.res.losses:
-            out.append("")
-        out += [f"name: {self.name}", f"board: {self.board.name}",
-                f"description: imported from {', '.join(Path(f).name for f in files)}", "",
-                "domains:"]
-        linux = [c for c in sorted(self.board.cores) if "linux" in self.board.cores[c].os]
-        out += ["  - name: linux", "    os: linux", f"    cores: [{', '.join(linux)}]", ""]
-        for s in self.specs:
-            out += self._domain_yaml(s)
-        pool_of = {}
-        if pools:
-            out.append("shared-memory:")
-            for name, base, size, names in pools:
-                first = next(v for n, s, v in self._links() if n == names[0])
-                src = first.get("vring0", first.get("shm"))
-                out += [f"  - name: {name}",
-                        f"    base: {base:#x}    # {src.where}: {src.name}@{src.base:x}"]
-                derived = sum(self._need(s, v) for n, s, v in self._links() if n in names)
-                if size != derived:
-                    out.append(f"    size: {fmt_size(size)}    # explicit: the links "
-                               f"derive {derived:#x}")
-                pool_of.update({n: name for n in names})
-            out.append("")
-        out.append("links:")
-        for name, s, v in self._links():
-            out += self._link_yaml(name, s, v, pool_of.get(name))
-        return "\n".join(out).rstrip() + "\n"
-
-    def _domain_yaml(self, s):
-        c = s.comments
-        out = [f"  - name: {s.name}", "    os: zephyr",
-               f"    cores: [{s.core}]" + (f"    # {s.remote.path} ({s.remote.where})"
-                                           if s.remote else "")]
-        if s.mode:
-            out.append(f"    mode: {s.mode}" + (f"    # {c['mode']}" if "mode" in c else ""))
-        if s.zephyr and s.zephyr.target:
-            out.append(f"    target: {s.zephyr.target}    # {s.zephyr.name}")
-        fw = s.firmware or {"memory": "tcm"}
-        out += ["    firmware:", f"      memory: {fw['memory']}" +
-                (f"    # {c['firmware']}" if "firmware" in c else "")]
-        if "base" in fw:
-            out += [f"      base: {fw['base']:#x}", f"      size: {fmt_size(fw['size'])}"]
-        if s.trace:
-            out.append(f"    trace: {fmt_size(s.trace)}    # {c['trace']}")
-        if s.carveouts:
-            out.append("    carveouts:")
-            for r in s.carveouts:
-                out.append(f"      - {{name: {r.name}, base: {r.base:#x}, size: "
-                           f"{fmt_size(r.size)}}}    # {r.where}: {r.label or r.name}")
-        return out + [""]
+        return importer_yaml.system_text(self, pools)
 
     def _num_align(self, v):
-        return v["num"] or 8, v["align"] or 16
-
-    def _need(self, s, v):
-        num, align = self._num_align(v)
-        valloc = layout_mod.align_up(layout_mod.vring_size(num, align), self.page)
-        return 2 * valloc + self._buffer_bytes(v, num)
-
-    def _buffer_bytes(self, v, num):
-        count = self._buffer_count(v, num)
-        return layout_mod.align_up((count or layout_mod.rpmsg_buffer_count(num)) * RPMSG_BUF,
-                                   self.page)
-
-    def _buffer_count(self, v, num):
-        if "buffer" in v:
-            count = v["buffer"].size // RPMSG_BUF
-        else:
-            valloc = layout_mod.align_up(layout_mod.vring_size(num, v["align"] or 16),
-                                         self.page)
-            count = (v["shm"].size - 2 * valloc) // RPMSG_BUF
-        return None if count == layout_mod.rpmsg_buffer_count(num) else count
-
-    def _link_yaml(self, name, s, v, pool):
-        num, align = self._num_align(v)
-        out = [f"  - name: {name}", "    type: rpmsg", "    host: linux", f"    remote: {s.name}"]
-        if pool:
-            out.append(f"    shm: {pool}")
-        src = f"    # {v['src']}: resource table" if v.get("src") else \
-            "    # not in the inputs (no firmware ELF): the defaults"
-        out.append(f"    vring: {{num: {num}, align: {align}}}{src}")
-        count = self._buffer_count(v, num)
-        if count is not None:
-            b = v.get("buffer") or v["shm"]
-            out.append(f"    buffers: {{count: {count}}}    # {b.where}: {b.name} is "
-                       f"{F.size_text(b.size)}, {count} x {RPMSG_BUF}")
-        return out + [""]
+        return num_align(v)
 
     # -- checking the result --------------------------------------------------
 
@@ -592,7 +491,7 @@ class Importer:
         return lk.vdev if lk is not None else None
 
     def _misplaced(self, lay):
-        for name, s, v in self._links():
+        for name, s, v in self.links():
             vd = self._link_regions(lay, name)
             base, _size = self._block(s, v)
             if vd is None or vd.vrings[0].region.base != base:
@@ -605,7 +504,7 @@ class Importer:
         return False
 
     def _compare(self, lay):
-        for name, s, v in self._links():
+        for name, s, v in self.links():
             vd = self._link_regions(lay, name)
             if vd is None:
                 continue

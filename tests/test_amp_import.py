@@ -178,6 +178,12 @@ def test_the_imported_yaml_says_where_values_came_from(tmp_path):
     assert "    base: 0x3ed40000    # " in text and "amp.dtso:22: vdev0vring0@3ed40000" in text
     assert "vring: {num: 16, align: 16}    # " in text and "resource table" in text
     assert "mode: split    # " in text
+    again = tmp_path / "split2.yaml"
+    r = run(*inputs(gen, lay, tmp_path / "again"), "--board", "kv260", "--zephyr-dts",
+            ZEPHYR_DTS, "-o", again, "--name", "split")
+    assert r.returncode == 0
+    assert again.read_text() == text.replace(str(tmp_path / "again"), str(tmp_path)), \
+        "same input, same bytes"
 
 
 def _reserved(path, work):
@@ -358,3 +364,22 @@ def test_the_kv260_pair_with_prefer_zephyr(tmp_path):
     lay = config.configure(out).layout
     shm = lay.region("rpmsg0_shm")
     assert (shm.base, shm.size) == (0x3ed40000, 0x80000)
+
+
+def test_what_the_firmware_table_says_that_the_format_decides(tmp_path):
+    """A hand-built table whose trace buffer has another name: the import names the
+    entry and the format key it would need."""
+    _tools()
+    gen = tmp_path / "gen"
+    lay = config.generate(REPO / "systems" / "kv260-rpmsg.yaml", gen).layout.to_json()
+    rt = gen / "rpu0" / "resource_table.c"
+    assert '"Zephyr_log"' in rt.read_text()
+    rt.write_text(rt.read_text().replace('"Zephyr_log"', '"rpu0_trace"'))
+    elf = firmware(gen, "rpu0", lay, tmp_path / "fw")
+    out = tmp_path / "out.yaml"
+    files = [gen / "linux" / "amp.dtso", gen / "rpu0" / "amp.overlay", elf]
+    r = run(*files, "--board", "kv260", "--zephyr-dts", ZEPHYR_DTS, "-o", out)
+    assert r.returncode == 1 and not out.exists()
+    assert r.stdout == (f"{elf} (.resource_table entry 1 at +0x5c): the trace buffer is "
+                        "named 'rpu0_trace' (the generated table names it Zephyr_log; "
+                        "another name needs trace: {size: SIZE, name: NAME})\n")

@@ -526,9 +526,38 @@ class Importer:
             fw = s.firmware or {}
             r = lay.region(f"{s.name}_fw")
             if "base" in fw and (r is None or (r.base, r.size) != (fw["base"], fw["size"])):
-                self.res.losses.append(Note(f"firmware of {s.name}: {F.span(fw['base'], fw['size'])}"
-                                            f" became {r.span() if r else 'TCM'}",
-                                            s.remote.where if s.remote else F.Where(s.zephyr.name)))
+                self.res.losses.append(Note(
+                    f"firmware of {s.name}: {F.span(fw['base'], fw['size'])} became "
+                    f"{r.span() if r else 'TCM'}",
+                    s.remote.where if s.remote else F.Where(s.zephyr.name)))
+            if s.elf is not None:
+                self._compare_table(s, lay.domains[s.name].rsc_table)
+
+    def _compare_table(self, s, table):
+        """What the firmware's .resource_table says that the layout decides itself."""
+        e = s.elf
+        if table is None or e.table is None:
+            return
+        if e.table.base != table.address:
+            self.res.losses.append(Note(
+                f"the firmware's .resource_table is at {e.table.base:#x}, the system puts "
+                f"it at {table.address:#x}", e.table.where, "the layout places the table at "
+                "the top of the firmware memory; a fixed address needs firmware: "
+                "{table: ADDR}"))
+        trace = e.trace()
+        if trace is not None and trace.fields["name"] != "Zephyr_log":
+            self.res.losses.append(Note(
+                f"the trace buffer is named '{trace.fields['name']}'", trace.where,
+                "the generated table names it Zephyr_log; another name needs trace: "
+                "{size: SIZE, name: NAME}"))
+        mine = [x for x in table.entries if x.type == "vdev"]
+        for got, want in zip(e.vdevs(), mine):
+            ids = [got.fields["notifyid"]] + [v["notifyid"] for v in got.vrings]
+            new = [want.fields["notifyid"]] + [v.notifyid for v in want.vdev.vrings]
+            if ids != new:
+                self.res.losses.append(Note(
+                    f"notify IDs (vdev, vrings) {ids} become {new}", got.where,
+                    "the layout numbers vrings 2k, 2k+1 and vdevs after them"))
 
 
 def _why(want, v, num_align, page):

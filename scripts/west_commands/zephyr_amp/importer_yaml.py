@@ -106,6 +106,11 @@ def _link(imp, name, s, v, pool):
     out = [f"  - name: {name}", "    type: rpmsg", "    host: linux", f"    remote: {s.name}"]
     if pool:
         out.append(f"    shm: {pool}")
+    elif "vring0" in v:
+        r = v["vring0"]
+        out.append(f"    # {r.name} at {r.base:#x} ({r.where}): where amp-config allocates "
+                   "it; a link's base is pinned only through a shared-memory pool (which "
+                   "adds a pool region)")
     src = f"    # {v['src']}: resource table" if v.get("src") else \
         "    # not in the inputs (no firmware ELF): the defaults"
     out.append(f"    vring: {{num: {num}, align: {align}}}{src}")

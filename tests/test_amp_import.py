@@ -34,8 +34,6 @@ NOT_YET = {
                  "the virtio,mmio windows or <link>.hvl.json yet",
     "qemu-r5-hvl": "virtio-mmio (HVL) links: the readers do not take the generic-uio node, "
                    "the virtio,mmio windows or <link>.hvl.json yet",
-    "qemu-a53-virtio": "native virtio-mmio devices: the readers do not take Zephyr's "
-                       "virtio,mmio nodes (slots) or qemu.args yet",
     "qemu-a53-ivshmem": "ivshmem links: the BAR layout is in neither devicetree (PCI "
                         "enumeration places it); the readers do not take qemu.args yet",
 }

@@ -17,7 +17,7 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
         del sys.modules[_m]
 
 import zephyr_amp
-from zephyr_amp import importer, readers
+from zephyr_amp import importer, importer_yaml, readers
 from zephyr_amp.errors import AmpError, InputError
 
 DESCRIPTION = """\
@@ -86,15 +86,15 @@ class AmpImport(WestCommand):
             check_output(out, args.force)
             board = readers.resolve_board(args.board, args.board_root)
             facts = readers.read_files(args.files, readers.options(
-                args, board, lambda f: importer.infer_board(f, args.board_root)))
+                args, board, lambda f: readers.infer_board(f, args.board_root)))
             if board is None:
-                board = facts.board or importer.infer_board(facts, args.board_root)
+                board = facts.board or readers.infer_board(facts, args.board_root)
             if board is None:
                 raise InputError(args.files[0], 0, 0, "", "cannot tell the board from the "
                                  "inputs", "give --board (e.g. kv260)")
             result = importer.import_system(facts, board, name, args.prefer, args.lossy,
                                             args.board_root)
-            importer.write_atomic(out, result.text)
+            importer_yaml.write_atomic(out, result.text)
         except importer.ImportStopped as e:
             for line in str(e).splitlines()[1:]:
                 sys.stdout.write(line + "\n")

@@ -17,7 +17,7 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
         del sys.modules[_m]
 
 import zephyr_amp
-from zephyr_amp import importer, lint, readers
+from zephyr_amp import lint, readers
 from zephyr_amp.errors import AmpError
 
 DESCRIPTION = """\
@@ -74,7 +74,7 @@ class AmpLint(WestCommand):
         try:
             board = readers.resolve_board(args.board, args.board_root)
             facts = readers.read_files(args.files, readers.options(
-                args, board, lambda f: importer.infer_board(f, args.board_root)))
+                args, board, lambda f: readers.infer_board(f, args.board_root)))
             findings = lint.lint(facts, board)
         except AmpError as e:
             self.die(str(e), exit_code=e.exit_code)

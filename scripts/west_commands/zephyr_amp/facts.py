@@ -153,6 +153,16 @@ class LinuxFacts:
 
 
 @dataclass
+class VirtioMmio:
+    """An enabled virtio,mmio transport of a Zephyr tree and the device node under it."""
+    base: int
+    size: int
+    where: Where
+    device_id: int = None      # from the child's compatible virtio,deviceN (hex)
+    label: str = None          # the child's label
+
+
+@dataclass
 class ZephyrFacts:
     files: list                # overlays (and the board DTS), as given
     target: str = None         # Zephyr board target
@@ -160,6 +170,7 @@ class ZephyrFacts:
     chosen: dict = field(default_factory=dict)     # name -> Region or Mailbox
     regions: list = field(default_factory=list)    # reserved-memory children
     mailboxes: list = field(default_factory=list)  # every IPI mailbox of the tree
+    virtio: list = field(default_factory=list)     # [VirtioMmio] enabled transports
 
     side = "zephyr"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import facts as F
-from . import importer_yaml, model
+from . import importer_yaml, model, virtio
 from . import layout as layout_mod
 from . import lint as lint_mod
 from .errors import AmpError, InputError
@@ -72,29 +72,7 @@ class Spec:
     carveouts: list = field(default_factory=list)
     vdevs: list = field(default_factory=list)      # [dict]
     fw_region: F.Region = None                     # the Linux reservation of its image
-
-
-def infer_board(facts, board_roots=()):
-    """The bundled (or --board-root) board the facts name, or None."""
-    from . import boards
-    cands = []
-    for name in boards.known_boards(board_roots):
-        try:
-            b = boards.load_board(name, board_roots)
-        except (LookupError, AmpError):
-            continue
-        targets = {c.zephyr_target for c in b.cores.values()}
-        compat = {(cl.linux_node or {}).get("compatible") for cl in b.clusters.values()}
-        if any(z.target in targets for z in facts.zephyr if z.target) or \
-                any(compat & {c for rm in lf.remotes for c in
-                              _cluster_compat(lf, rm)} for lf in facts.linux):
-            cands.append(b)
-    return cands[0] if len(cands) == 1 else None
-
-
-def _cluster_compat(lf, rm):
-    return {"xlnx,zynqmp-r5fss"} if "xlnx,zynqmp-r5f" in rm.compatible or \
-        (rm.name.startswith("r5f@")) else set()
+    devices: list = field(default_factory=list)    # [(link, device dict)] native virtio
 
 
 class Importer:
@@ -116,13 +94,13 @@ class Importer:
                                 "finding(s)); fix them, or take one side with --prefer "
                                 "linux|zephyr", res.findings)
         self._specs()
-        if not any(s.vdevs or s.remote and s.remote.vdev_regions() or
-                   s.zephyr and s.zephyr.region("zephyr,ipc_shm") for s in self.specs):
+        if not any(s.remote and s.remote.vdev_regions() or s.zephyr and (
+                s.zephyr.region("zephyr,ipc_shm") or s.zephyr.virtio) for s in self.specs):
             raise InputError(", ".join(self.facts.files()[:3]), 0, 0, "",
-                             "no rpmsg link in these files (no vdevNvringM/vdevNbuffer "
-                             "reservation, no zephyr,ipc_shm): amp-import reads rpmsg links; "
-                             "virtio-mmio and ivshmem links are not imported yet",
-                             "give the files of an rpmsg setup")
+                             "no rpmsg link (no vdevNvringM/vdevNbuffer reservation, no "
+                             "zephyr,ipc_shm) and no enabled virtio,mmio transport in these "
+                             "files: hypervisorless virtio and ivshmem links are not imported "
+                             "yet", "give the files of an rpmsg or virtio-mmio setup")
         for s in self.specs:
             self._mode(s)
         self._lockstep()
@@ -131,6 +109,7 @@ class Importer:
             self._carveouts(s)
             self._trace(s)
             self._vdevs(s)
+            self._virtio(s)
         self._orphans()
         pools = self._pools()
         res.text = self._yaml(pools)
@@ -401,6 +380,26 @@ class Importer:
             s.vdevs.append({"index": 0, "shm": shm, "num": None, "align": None})
         self._prefer_zephyr_shm(s)
 
+    def _virtio(self, s):
+        """Native virtio-mmio devices: the board's transport slot each enabled
+        virtio,mmio node sits in, the device type its child's virtio,deviceN names."""
+        vm = self.board.virtio_mmio
+        for t in (s.zephyr.virtio if s.zephyr else []):
+            slot, off = divmod(t.base - vm["base"], vm["stride"]) if vm else (None, 1)
+            kind = next((x for x in virtio.TYPES.values() if x.id == t.device_id), None)
+            if off or not 0 <= slot < vm["slots"] or kind is None:
+                self.res.losses.append(Note(
+                    f"virtio,mmio transport {F.span(t.base, t.size)} (device ID "
+                    f"{t.device_id})", t.where, f"board {self.board.name} has no virtio-mmio "
+                    "slot there, or the device type is unknown; HVL windows are not "
+                    "imported yet"))
+                continue
+            link, dev = f"virtio_{s.name}", f"{kind.name}{slot}"
+            if t.label and t.label.startswith("amp_") and "_" in t.label[4:]:
+                link, dev = t.label[4:].rsplit("_", 1)
+            s.devices.append((link, {"name": dev, "type": kind.name, "slot": slot,
+                                     "where": t.where}))
+
     def _prefer_zephyr_shm(self, s):
         shm = s.zephyr.region("zephyr,ipc_shm") if s.zephyr else None
         if shm is None or not s.vdevs or "buffer" not in s.vdevs[0]:
@@ -587,17 +586,3 @@ def _covered(region, banks):
 def import_system(facts, board, name, prefer=None, lossy=False, board_roots=()) -> Result:
     return Importer(facts, board, name, prefer, board_roots).run(lossy)
 
-
-def write_atomic(path, text) -> None:
-    """Write the whole file or nothing: a temporary file beside it, then a rename."""
-    import os
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,6 +1,8 @@
 """The system YAML text amp-import writes: every value with a comment naming the file
 and line it came from, sizes only where they differ from what the format derives."""
 
+import os
+import tempfile
 from pathlib import Path
 
 from . import facts as F
@@ -37,7 +39,8 @@ def system_text(imp, pools) -> str:
             f"description: imported from {', '.join(Path(f).name for f in files)}", "",
             "domains:"]
     linux = [c for c in sorted(imp.board.cores) if "linux" in imp.board.cores[c].os]
-    out += ["  - name: linux", "    os: linux", f"    cores: [{', '.join(linux)}]", ""]
+    if linux and (imp.links() or imp.facts.linux):
+        out += ["  - name: linux", "    os: linux", f"    cores: [{', '.join(linux)}]", ""]
     for s in imp.specs:
         out += _domain(s)
     pool_of = {}
@@ -57,7 +60,23 @@ def system_text(imp, pools) -> str:
     out.append("links:")
     for name, s, v in imp.links():
         out += _link(imp, name, s, v, pool_of.get(name))
+    for s in imp.specs:
+        out += _virtio_links(s)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _virtio_links(s):
+    out = []
+    for link in dict.fromkeys(name for name, _d in s.devices):
+        out += [f"  - name: {link}", "    type: virtio-mmio", "    transport: native",
+                f"    driver: {s.name}", "    devices:"]
+        for name, d in s.devices:
+            if name == link:
+                out.append(f"      - {{name: {d['name']}, type: {d['type']}, slot: "
+                           f"{d['slot']}}}    # {d['where']}: queue-size is not in the "
+                           "files (the default)")
+        out.append("")
+    return out
 
 def _domain(s):
     c = s.comments
@@ -120,3 +139,17 @@ def _link(imp, name, s, v, pool):
         out.append(f"    buffers: {{count: {count}}}    # {b.where}: {b.name} is "
                    f"{F.size_text(b.size)}, {count} x {RPMSG_BUF}")
     return out + [""]
+
+
+def write_atomic(path, text) -> None:
+    """Write the whole file or nothing: a temporary file beside it, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -239,3 +239,26 @@ def add_arguments(parser) -> None:
 def options(args, board, infer=None) -> Options:
     return Options(infer=infer, zephyr_dts=args.zephyr_dts, target=args.target, board=board,
                    include_dirs=list(args.include_dir))
+
+
+def infer_board(facts, board_roots=()):
+    """The bundled (or --board-root) board the facts name, or None."""
+    from .. import boards
+    cands = []
+    for name in boards.known_boards(board_roots):
+        try:
+            b = boards.load_board(name, board_roots)
+        except (LookupError, InputError):
+            continue
+        targets = {c.zephyr_target for c in b.cores.values()}
+        compat = {(cl.linux_node or {}).get("compatible") for cl in b.clusters.values()}
+        if any(z.target in targets for z in facts.zephyr if z.target) or \
+                any(compat & {c for rm in lf.remotes for c in
+                              _cluster_compat(lf, rm)} for lf in facts.linux):
+            cands.append(b)
+    return cands[0] if len(cands) == 1 else None
+
+
+def _cluster_compat(lf, rm):
+    return {"xlnx,zynqmp-r5fss"} if "xlnx,zynqmp-r5f" in rm.compatible or \
+        (rm.name.startswith("r5f@")) else set()

@@ -119,6 +119,9 @@ def read(dt, loc: Locator, files, target=None, board=None) -> F.ZephyrFacts:
                                         label=(target_node.labels or [None])[0],
                                         path=target_node.path, owner=out.name)
     for node in dt.node_iter():
+        if "virtio,mmio" in dts.strings(node, "compatible") and dts.status_ok(node):
+            out.virtio += _virtio(node, loc)
+    for node in dt.node_iter():
         if node.name == "reserved-memory" and dts.status_ok(node):
             for child in node.nodes.values():
                 rs = dts.regs(child)
@@ -128,6 +131,19 @@ def read(dt, loc: Locator, files, target=None, board=None) -> F.ZephyrFacts:
                         loc.node(child, "reg"), label=(child.labels or [None])[0],
                         path=child.path, owner=out.name, no_map="no-map" in child.props))
     return out
+
+
+def _virtio(node, loc):
+    rs = dts.regs(node)
+    if not rs:
+        return []
+    dev = next(iter(node.nodes.values()), None)
+    compat = dts.strings(dev, "compatible") if dev is not None else []
+    ids = [int(c[len("virtio,device"):], 16) for c in compat
+           if c.startswith("virtio,device") and c[len("virtio,device"):].isalnum()]
+    return [F.VirtioMmio(rs[0][0], rs[0][1], loc.node(node, "reg"),
+                         device_id=ids[0] if ids else None,
+                         label=(dev.labels or [None])[0] if dev is not None else None)]
 
 
 def _mailbox(node, loc):

@@ -274,3 +274,12 @@ def test_a_compiled_overlay_reads_the_same(sysref, tmp_path):
     assert line.startswith(f"{ZEPHYR}:28: SHM-COVER: ")
     assert f"see {dtbo} (/fragment@0/__overlay__/reserved-memory/vdev0buffer@3ed48000 reg)" \
         in line
+
+
+def test_an_unparsable_zephyr_overlay_names_its_line(sysref, tmp_path):
+    bad = tmp_path / "kv260_r5.overlay"
+    bad.write_text("/ {\n\tchosen {\n\t\tzephyr,ipc_shm = &nowhere;\n\t};\n};\n")
+    r = run(bad, "--zephyr-dts", ZEPHYR_DTS)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and f"{bad}:3" in r.stderr, r.stderr
+    assert "nowhere" in r.stderr

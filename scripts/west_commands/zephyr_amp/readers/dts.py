@@ -51,12 +51,30 @@ def dtlib_error(e: Exception, display: str, real: "str | None" = None) -> InputE
     text = str(e).strip()
     m = _DTLIB_WHERE.match(text)
     if m:
-        file = m["file"]
+        file = str(Path(m["file"]))
         if real and Path(file).resolve() == Path(real).resolve():
             file = display
         return InputError(file, int(m["line"]), 0, "", m["what"].strip(),
                           "fix the devicetree source")
     return InputError(display, 0, 0, "", text, "fix the devicetree source")
+
+
+def locate_reference(files, err: InputError) -> InputError:
+    """dtlib names no line for an undefined label in a property ('/chosen: undefined node
+    label 'x''): point at the first '&x' in the files the user gave."""
+    m = _UNDEFINED.search(err.what)
+    if err.line or not m:
+        return err
+    ref = re.compile(r"&" + re.escape(m[1]) + r"\b")
+    for f in files:
+        try:
+            lines = Path(f).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for n, text in enumerate(lines, 1):
+            if ref.search(text):
+                return InputError(str(f), n, 0, "", err.what, err.fix)
+    return err
 
 
 def is_dtb(path: Path) -> bool:

@@ -85,7 +85,7 @@ def load(overlays, displays, target, root, work, arches=("arm", "arm64")):
         except dtlib.DTError as e:
             last = e
     renames = {str(o): d for o, d in zip(overlays, displays)}
-    err = dts.dtlib_error(last, displays[0])
+    err = dts.locate_reference(displays, dts.dtlib_error(last, displays[0]))
     raise InputError(renames.get(err.file, err.file), err.line, 0, "", err.what,
                      err.fix) from None
 

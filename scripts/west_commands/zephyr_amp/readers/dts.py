@@ -15,9 +15,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from devicetree import dtlib
-
 from ..errors import InputError, UsageError
+
+try:
+    from devicetree import dtlib
+    DTError = dtlib.DTError
+except ImportError:             # checked in parse(): amp-config does not need it
+    dtlib = None
+    DTError = Exception
 
 DTB_MAGIC = b"\xd0\x0d\xfe\xed"
 _UNDEFINED = re.compile(r"undefined (?:node )?label '([^']+)'")
@@ -44,6 +49,15 @@ def _run(cmd, what, display):
         raise InputError(display, 0, 0, "", f"{what}: {first.strip()}",
                          "fix the devicetree source")
     return res
+
+
+def parse(path: Path):
+    """dtlib.DT(path): the one place the devicetree package is needed."""
+    if dtlib is None:
+        raise UsageError("amp-lint and amp-import read devicetree with python-devicetree "
+                         "(the package 'devicetree', shipped in the dtsh wheel): "
+                         "pip install dtsh")
+    return dtlib.DT(str(path))
 
 
 def dtlib_error(e: Exception, display: str, real: "str | None" = None) -> InputError:
@@ -97,7 +111,7 @@ def preprocess(path: Path, include_dirs=(), out_dir: "Path | None" = None) -> Pa
     return out
 
 
-def load_source(path: Path, display: str, include_dirs=(), work: "Path | None" = None) -> dtlib.DT:
+def load_source(path: Path, display: str, include_dirs=(), work: "Path | None" = None) -> "dtlib.DT":
     """A .dts/.dtso/.overlay as a dtlib tree, line numbers those of the files."""
     try:
         text = path.read_text(errors="replace")
@@ -116,8 +130,8 @@ def load_source(path: Path, display: str, include_dirs=(), work: "Path | None" =
         tmp = Path(work) / (path.name + ".plugin.dts")
         tmp.write_text(_PLUGIN.sub(lambda _m, h=holder: h, body, count=1))
         try:
-            return dtlib.DT(str(tmp))
-        except dtlib.DTError as e:
+            return parse(tmp)
+        except DTError as e:
             m = _UNDEFINED.search(str(e))
             if not m or m[1] in stubs:
                 raise _fix_name(dtlib_error(e, display, str(tmp)), tmp, display, path) from None
@@ -133,8 +147,8 @@ def _fix_name(err, tmp, display, path):
 
 def _parse(src, display, real):
     try:
-        dt = dtlib.DT(str(src))
-    except dtlib.DTError as e:
+        dt = parse(src)
+    except DTError as e:
         raise dtlib_error(e, display, str(real)) from None
     return dt
 
@@ -175,7 +189,7 @@ def cells(node, name, default):
     p = node.props.get(name)
     try:
         return p.to_num() if p is not None else default
-    except dtlib.DTError:
+    except DTError:
         return default
 
 
@@ -216,7 +230,7 @@ def strings(node, name):
         return []
     try:
         return p.to_strings()
-    except dtlib.DTError:
+    except DTError:
         return []
 
 
@@ -226,7 +240,7 @@ def num(node, name):
         return None
     try:
         return p.to_num()
-    except dtlib.DTError:
+    except DTError:
         return None
 
 
@@ -264,5 +278,5 @@ def phandles(dt, node, name):
         return []
     try:
         return p.to_nodes()
-    except dtlib.DTError:
+    except DTError:
         return [dt.phandle2node[n] for n in _cells32(p) if n in dt.phandle2node]

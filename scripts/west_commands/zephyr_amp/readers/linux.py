@@ -9,8 +9,6 @@ core lists is its firmware memory, the rest are carveouts.
 
 from pathlib import Path
 
-from devicetree import dtlib
-
 from .. import facts as F
 from . import dts
 
@@ -78,7 +76,7 @@ def _restore_labels(dt):
     for label, prop in dt.get_node("/__symbols__").props.items():
         try:
             path = prop.to_string()
-        except dtlib.DTError:
+        except dts.DTError:
             continue
         if dt.has_node(path):
             node = dt.get_node(path)

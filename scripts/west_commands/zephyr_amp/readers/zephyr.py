@@ -12,8 +12,6 @@ import os
 import subprocess
 from pathlib import Path
 
-from devicetree import dtlib
-
 from .. import facts as F
 from ..errors import InputError
 from . import dts
@@ -81,8 +79,8 @@ def load(overlays, displays, target, root, work, arches=("arm", "arm64")):
     for arch in arches:
         pre = preprocess(root, board, overlays, work, arch)
         try:
-            return dtlib.DT(str(pre)), board
-        except dtlib.DTError as e:
+            return dts.parse(pre), board
+        except dts.DTError as e:
             last = e
     renames = {str(o): d for o, d in zip(overlays, displays)}
     err = dts.locate_reference(displays, dts.dtlib_error(last, displays[0]))
@@ -105,7 +103,7 @@ def read(dt, loc: Locator, files, target=None, board=None) -> F.ZephyrFacts:
             continue
         try:
             target_node = chosen.props[name].to_path()
-        except dtlib.DTError:
+        except dts.DTError:
             continue
         if name == "zephyr,ipc":
             if target_node.path in mailboxes:

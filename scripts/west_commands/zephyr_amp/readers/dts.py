@@ -22,7 +22,9 @@ try:
     DTError = dtlib.DTError
 except ImportError:             # checked in parse(): amp-config does not need it
     dtlib = None
-    DTError = Exception
+
+    class DTError(Exception):
+        """Stands in for dtlib.DTError; never raised."""
 
 DTB_MAGIC = b"\xd0\x0d\xfe\xed"
 _UNDEFINED = re.compile(r"undefined (?:node )?label '([^']+)'")

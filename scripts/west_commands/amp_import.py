@@ -96,9 +96,9 @@ class AmpImport(WestCommand):
                                             args.board_root)
             importer_yaml.write_atomic(out, result.text)
         except importer.ImportStopped as e:
-            for line in str(e).splitlines()[1:]:
+            for line in e.lines():
                 sys.stdout.write(line + "\n")
-            self.die(str(e).splitlines()[0], exit_code=1)
+            self.die(str(e), exit_code=1)
         except AmpError as e:
             self.die(str(e), exit_code=e.exit_code)
         for n in result.changes:

@@ -50,11 +50,16 @@ class Result:
 
 
 class ImportStopped(AmpError):
-    """The import cannot write a faithful system; str() lists why, one line each."""
+    """The import cannot write a faithful system: str() is the one-line headline,
+    lines() the reasons, one line each (printed before it)."""
 
     def __init__(self, result, headline, items=()):
         self.result = result
-        super().__init__("\n".join([headline] + [x.line() for x in items]))
+        self.items = list(items)
+        super().__init__(headline)
+
+    def lines(self) -> list:
+        return [x.line() for x in self.items]
 
 
 @dataclass
@@ -385,9 +390,9 @@ class Importer:
         virtio,mmio node sits in, the device type its child's virtio,deviceN names."""
         vm = self.board.virtio_mmio
         for t in (s.zephyr.virtio if s.zephyr else []):
-            slot, off = divmod(t.base - vm["base"], vm["stride"]) if vm else (None, 1)
+            slot, off = divmod(t.base - vm.base, vm.stride) if vm else (None, 1)
             kind = next((x for x in virtio.TYPES.values() if x.id == t.device_id), None)
-            if off or not 0 <= slot < vm["slots"] or kind is None:
+            if off or not 0 <= slot < vm.slots or kind is None:
                 self.res.losses.append(Note(
                     f"virtio,mmio transport {F.span(t.base, t.size)} (device ID "
                     f"{t.device_id})", t.where, f"board {self.board.name} has no virtio-mmio "

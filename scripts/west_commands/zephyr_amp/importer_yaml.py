@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import facts as F
 from . import layout as layout_mod
+from .links.rpmsg import buffer_count as rpmsg_buffer_count
 
 RPMSG_BUF = 512
 
@@ -108,7 +109,7 @@ def _need(page, v):
 
 def _buffer_bytes(page, v, num):
     count = buffer_count(page, v, num)
-    return layout_mod.align_up((count or layout_mod.rpmsg_buffer_count(num)) * RPMSG_BUF,
+    return layout_mod.align_up((count or rpmsg_buffer_count(num)) * RPMSG_BUF,
                                page)
 
 def buffer_count(page, v, num):
@@ -118,7 +119,7 @@ def buffer_count(page, v, num):
         valloc = layout_mod.align_up(layout_mod.vring_size(num, v["align"] or 16),
                                      page)
         count = (v["shm"].size - 2 * valloc) // RPMSG_BUF
-    return None if count == layout_mod.rpmsg_buffer_count(num) else count
+    return None if count == rpmsg_buffer_count(num) else count
 
 def _link(imp, name, s, v, pool):
     num, align = num_align(v)

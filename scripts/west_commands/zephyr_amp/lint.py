@@ -16,6 +16,7 @@ core whose memory or vrings it uses.
 from dataclasses import dataclass, field
 
 from . import facts as F
+from .layout import align_up, vring_size
 
 FW_RSC_ADDR_ANY = 0xFFFFFFFF
 MAX_RPMSG_NUM_BUFS = 512
@@ -25,14 +26,6 @@ MAILBOX_PAIRS = (("local_request_region", "remote_request_region"),
                  ("local_response_region", "remote_response_region"),
                  ("remote_request_region", "local_request_region"),
                  ("remote_response_region", "local_response_region"))
-
-
-def align_up(n, a):
-    return (n + a - 1) // a * a
-
-
-def vring_size(num, align):
-    return align_up(18 * num + 6, align) + 8 * num + 6
 
 
 @dataclass
@@ -203,10 +196,10 @@ def _mailbox_board(lf, board, ps):
             continue
         agent = next((i for i in board.ipi.values() if i.ipi_id == lm.ipi_id), None)
         mb = next((m for m in board.mailboxes if m.linux and agent
-                   and m.linux.get("remote") == agent.name), None)
-        if mb is None or "buffers" not in mb.linux:
+                   and m.linux.remote == agent.name), None)
+        if mb is None or not mb.linux.buffers:
             continue
-        want = list(mb.linux["buffers"])
+        want = list(mb.linux.buffers)
         names = [a for a, _b in MAILBOX_PAIRS]
         got = [lm.buffers.get(n) for n in names]
         if got != want and None not in got:

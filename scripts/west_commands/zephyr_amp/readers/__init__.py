@@ -251,7 +251,7 @@ def infer_board(facts, board_roots=()):
         except (LookupError, InputError):
             continue
         targets = {c.zephyr_target for c in b.cores.values()}
-        compat = {(cl.linux_node or {}).get("compatible") for cl in b.clusters.values()}
+        compat = {cl.linux_node.compatible for cl in b.clusters.values() if cl.linux_node}
         if any(z.target in targets for z in facts.zephyr if z.target) or \
                 any(compat & {c for rm in lf.remotes for c in
                               _cluster_compat(lf, rm)} for lf in facts.linux):

@@ -121,6 +121,9 @@ def run_command(spec: Spec, argv: list, prog: str, verbose: int = 0) -> int:
     args, unknown = parser.parse_known_args(argv)
     level = Verbosity.INF + verbose + args.cli_verbose - args.cli_quiet
     cmd.verbosity = max(Verbosity.QUIET, min(Verbosity.DBG_EXTREME, level))
+    if cmd.requires_workspace:
+        raise CliError(f"{spec.name} needs a west workspace (it reads the manifest): "
+                       f"run `west {spec.name}` inside one")
     try:
         cmd.run(args, unknown, None, manifest=None, config=Configuration(topdir=None))
     except KeyboardInterrupt:

@@ -509,3 +509,36 @@ def test_second_link_names_as_the_section_says(tmp_path):
         assert re.search(rf"\b{member};", rsc_h), member
     assert "#include <amp_layout.h>" in snippet and "include_directories" in \
         (remote / "amp.cmake").read_text()
+
+
+def test_library_logs_reach_the_command_by_verbosity():
+    """zephyr_amp.forward_logs: warnings always, info with -v, debug with -vv."""
+    import logging
+
+    import zephyr_amp
+    from west.commands import Verbosity
+
+    class Cmd:
+        def __init__(self):
+            self.seen = []
+
+        def wrn(self, text):
+            self.seen.append(("wrn", text))
+
+        def dbg(self, text, level=Verbosity.DBG):
+            self.seen.append((level, text))
+
+    cmd = Cmd()
+    top = logging.getLogger("zephyr_amp")
+    level = top.level
+    zephyr_amp.forward_logs(cmd)
+    handler = zephyr_amp.forward_logs(cmd)          # twice: still one handler
+    try:
+        log = logging.getLogger("zephyr_amp.build")
+        log.warning("w")
+        log.info("i")
+        log.debug("d")
+    finally:
+        top.removeHandler(handler)
+        top.setLevel(level)
+    assert cmd.seen == [("wrn", "w"), (Verbosity.DBG, "i"), (Verbosity.DBG_MORE, "d")]

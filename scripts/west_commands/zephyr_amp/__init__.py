@@ -67,12 +67,16 @@ class _ToCommand(_logging.Handler):
             self.cmd.dbg(text, level=Verbosity.DBG_MORE)
 
 
-def forward_logs(cmd) -> None:
-    """Send the 'zephyr_amp' loggers' records through a WestCommand (once per process)."""
+def forward_logs(cmd) -> _logging.Handler:
+    """Send the 'zephyr_amp' loggers' records through a WestCommand; replaces the
+    handler an earlier call installed. Returns it (logging.getLogger("zephyr_amp")
+    .removeHandler(h) undoes it). Records still propagate: a handler on the root
+    logger (pytest's caplog) sees them too."""
     logger = _logging.getLogger("zephyr_amp")
     for h in list(logger.handlers):
         if isinstance(h, _ToCommand):
             logger.removeHandler(h)
-    logger.addHandler(_ToCommand(cmd))
+    handler = _ToCommand(cmd)
+    logger.addHandler(handler)
     logger.setLevel(_logging.DEBUG)
-    logger.propagate = False
+    return handler

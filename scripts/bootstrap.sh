@@ -9,6 +9,8 @@
 #                  clone, which git ignores). DIR must be new, empty, or a
 #                  workspace this script made for this clone.
 # --no-install     skip scripts/install-deps.sh (Debian packages and pip).
+# PYTHON=...       the python3 to install into and run west with (as for
+#                  install-deps.sh; default python3).
 #
 # The workspace's manifest repository is this clone, reached through the
 # link DIR/zephyr-amp (west's manifest.path); Zephyr is not cloned and its
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
                      WS="$2"; shift 2 ;;
         --workspace=*) WS="${1#*=}"; shift ;;
         --no-install) INSTALL=0; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bootstrap.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -75,8 +77,15 @@ CONFIG
 fi
 
 cd "$WS"
-west amp-config zephyr-amp/systems/kv260-rpmsg.yaml --show
+# the west pip installed for ${PYTHON:-python3}, even where its scripts folder
+# (~/.local/bin for a user install) is not on PATH
+"${PYTHON:-python3}" -m west amp-config zephyr-amp/systems/kv260-rpmsg.yaml --show
 echo
+if ! command -v west >/dev/null 2>&1; then
+    echo "Note: west is not on your PATH; add the folder pip put it in:" \
+         "$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')" \
+         "(or ~/.local/bin for a user install)"
+fi
 echo "Workspace: $WS   (run the west amp-* commands there)"
 echo "Generated: $WS/amp/kv260-rpmsg/"
 echo "Next: python3 -m pytest -q   (in $CLONE)"

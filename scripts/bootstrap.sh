@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
                      WS="$2"; shift 2 ;;
         --workspace=*) WS="${1#*=}"; shift ;;
         --no-install) INSTALL=0; shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "bootstrap.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done

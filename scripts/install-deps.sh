@@ -24,8 +24,6 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 #   gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu   the same for Cortex-A53
 #   device-tree-compiler   dtc and fdtoverlay: build and apply the Linux overlays
 #   qemu-system-arm        qemu-system-aarch64: boot the QEMU systems
-#   ipxe-qemu              the option ROMs QEMU loads for its NICs (only
-#                          "recommended" by qemu-system-arm, so named here)
 #   ninja-build cmake      what west build and amp-build's builds run
 #   cpp                    preprocess devicetree as Zephyr's build does
 #   git                    west workspaces, amp-build's revisions
@@ -35,7 +33,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi \
     gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu \
-    device-tree-compiler qemu-system-arm ipxe-qemu \
+    device-tree-compiler qemu-system-arm \
     ninja-build cmake cpp git python3 python3-pip python3-venv >/dev/null
 
 PIP=("$PYTHON" -m pip install -q --disable-pip-version-check)

@@ -230,6 +230,6 @@ def board_facts(board) -> str:
         lines += [f"  {mb.name:<10} between {', '.join(mb.between)}" for mb in board.mailboxes]
     if board.virtio_mmio:
         v = board.virtio_mmio
-        lines += ["", (f"virtio-mmio transports (devices[].slot): {v['slots']} slots at "
-                       f"{_hex(v['base'])} + N x {_hex(v['stride'])}, SPI {v['first_spi']} + N")]
+        lines += ["", (f"virtio-mmio transports (devices[].slot): {v.slots} slots at "
+                       f"{_hex(v.base)} + N x {_hex(v.stride)}, SPI {v.first_spi} + N")]
     return "\n".join(lines) + "\n"

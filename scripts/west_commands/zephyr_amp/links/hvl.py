@@ -101,6 +101,9 @@ class HvlLinkLayout(VirtioLinkLayout):
 
 class Hvl(VirtioMmioKind):
     transport = "hvl"
+    # drivers/virtio (virtio_mmio.c) is in Zephyr 4.x; 3.7 has no virtio drivers, and of
+    # the supported versions (zephyr_version.SUPPORTED) 4.4 is the one that has them
+    zephyr_needs = ((4, 4), "Zephyr's virtio drivers (drivers/virtio, CONFIG_VIRTIO_MMIO)")
     default = False
     schema = {"driver": {"type": "str"}, "device": {"type": "str"},
               "transport": {"type": "str"}, "devices": DEVICES, "shm": {"type": "str"},

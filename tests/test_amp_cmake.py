@@ -19,6 +19,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from conftest import REPO, need_tool
 
 SYSTEM = REPO / "systems" / "kv260-rpmsg.yaml"

@@ -101,15 +101,11 @@ NEEDS = {
     "zephyr/samples/virtio/hvl_net_rng_reloc": {"source": None},
 }
 
-IRQ = "issue 9: HVL virtio,mmio nodes have no interrupts"
-FIXED_IN = "fixed in render.py / templates/zephyr/virtio.overlay.j2 (h-links)"
 SYSBUILD = ("issue 9: the bundled matrix builds Zephyr's sysbuild-only IPM sample for the "
             "ivshmem system, which has no zephyr,ipc for it; the matrix change (h-zephyr's "
             "eca75ad) builds openamp-system-reference's dual_qemu_ivshmem instead")
 # (system stem or sample, check) -> reason, for what fails on today's generator
 KNOWN = {
-    ("qemu-r5-hvl", "irq"): f"{IRQ}; {FIXED_IN}",
-    ("kv260-hvl", "irq"): f"{IRQ}; {FIXED_IN}",
     ("zephyr/samples/subsys/ipc/openamp", "sample"): SYSBUILD,
     ("zephyr/samples/subsys/ipc/openamp/remote", "sample"): SYSBUILD,
 }

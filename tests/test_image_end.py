@@ -17,6 +17,7 @@ import re
 import subprocess
 
 import pytest
+
 from conftest import need_tool
 from helpers import ALL_SYSTEMS, generated, layout_json, system_id, zephyr_domains  # noqa: F401
 

@@ -67,7 +67,7 @@ def test_west_workspace_zephyr_project(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text, option, message", [
     (V37.replace("MINOR = 7", "MINOR = 6"), None,
-     "/VERSION: Zephyr 3.6 is not supported; zephyr-amp generates for Zephyr 4.4 and 3.7"),
+     "/VERSION: Zephyr 3.6 is not supported (zephyr-amp generates for Zephyr 4.4 and 3.7)"),
     (None, "4.1", "--zephyr-version: Zephyr 4.1 is not supported"),
     (None, "four", "--zephyr-version: Zephyr four is not supported"),
     (V44, "3.7", "--zephyr-version 3.7: the workspace's Zephyr is 4.4"),

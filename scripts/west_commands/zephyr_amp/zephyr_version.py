@@ -65,9 +65,9 @@ def check(version: str, origin: str = "--zephyr-version") -> str:
     m = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.\d+)?\s*", str(version))
     norm = f"{int(m.group(1))}.{int(m.group(2))}" if m else str(version)
     if norm not in SUPPORTED:
-        raise UsageError(f"{origin}: Zephyr {version} is not supported; zephyr-amp "
-                         f"generates for Zephyr {' and '.join(SUPPORTED)}: "
-                         f"pass --zephyr-version {DEFAULT} or use a supported workspace")
+        raise UsageError(f"{origin}: Zephyr {version} is not supported (zephyr-amp "
+                         f"generates for Zephyr {' and '.join(SUPPORTED)}); pass "
+                         f"--zephyr-version {DEFAULT}, or use a workspace of one of those")
     return norm
 
 

@@ -35,8 +35,9 @@ ARCH_DIR = {"arm": "arm", "aarch64": "arm64"}
 
 # Entries that fail with a real tree for a reason named here, by sample path.
 SYSBUILD = ("issue 9: the bundled matrix builds Zephyr's sysbuild-only IPM sample "
-            "(DT_CHOSEN(zephyr_ipc)) for the ivshmem system; the matrix change (h-zephyr's "
-            "eca75ad) builds openamp-system-reference's dual_qemu_ivshmem instead")
+            "(DT_CHOSEN(zephyr_ipc_shm), DT_CHOSEN(zephyr_ipc)) for the ivshmem system; "
+            "the matrix change (h-zephyr's eca75ad) builds openamp-system-reference's "
+            "dual_qemu_ivshmem instead")
 KNOWN = {
     "zephyr/samples/subsys/ipc/openamp": SYSBUILD,
     "zephyr/samples/subsys/ipc/openamp/remote": SYSBUILD,
@@ -77,7 +78,8 @@ def _buildable_jobs():
             continue
         why = KNOWN.get(job.sample)
         marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-        out.append(pytest.param(job, id=job.id, marks=marks))
+        out.append(pytest.param(job, id=f"{job.sample}@{job.board}:{job.system.stem}:"
+                                f"{job.domain}", marks=marks))
     return out
 
 
@@ -121,9 +123,29 @@ def test_real_west_build(job, tmp_path, targeted):
     run = build.run(plan)
     (result,) = run.results
     assert result.passed, build.failure_details(result)
+    errors = [f for f in result.findings if f["severity"] == "error"]
+    warnings = [f for f in result.findings if f["severity"] == "warning"]
+    print(f"{job.label}: west build {result.word} in {result.duration:.0f} s; amp-validate: "
+          f"{len(errors)} error(s), {len(warnings)} warning(s)")
     step = plan.steps[0]
     layout = step.system.layout
     _check_chosen(step.build_dir / "zephyr" / "zephyr.dts", layout, job.domain)
+    _check_image_end(step.elf, layout, job.domain)
+
+
+def _check_image_end(elf_path, layout, domain):
+    """Zephyr's end-of-image symbols (where a heap may start) inside zephyr,sram, with
+    the generated amp_sections.ld linked in."""
+    from elftools.elf.elffile import ELFFile
+    sram = layout["domains"][domain]["sram"]
+    lo, hi = sram["address"], sram["address"] + sram["size"]
+    with open(elf_path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        for name in ("_end", "_image_ram_end"):
+            (sym,) = symtab.get_symbol_by_name(name)
+            value = sym["st_value"]
+            print(f"{elf_path.name}: {name} = {value:#x}, zephyr,sram [{lo:#x}, {hi:#x})")
+            assert lo <= value <= hi, f"{name} = {value:#x} is outside zephyr,sram"
 
 
 def _reg(node):

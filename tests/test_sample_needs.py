@@ -84,14 +84,15 @@ NEEDS = {
     # no ivshmem path: dual_qemu_ivshmem replaces it); delete these two rows then.
     "zephyr/samples/subsys/ipc/openamp": {
         "source": "zephyrproject-rtos/zephyr v3.7 samples/subsys/ipc/openamp/src/main.c "
-                  "(DEVICE_DT_GET(DT_CHOSEN(zephyr_ipc)) line 28), sample.yaml "
+                  "(DEVICE_DT_GET(DT_CHOSEN(zephyr_ipc)) line 28), common.h "
+                  "(DT_REG_SIZE(DT_CHOSEN(zephyr_ipc_shm)) line 12), sample.yaml "
                   "(sysbuild: true; platform_allow: lpcxpresso, mps2, musca boards)",
-        "chosen": ["zephyr,ipc"],
+        "chosen": ["zephyr,ipc_shm", "zephyr,ipc"],
         "kconfig": {},
     },
     "zephyr/samples/subsys/ipc/openamp/remote": {
-        "source": "as the host; remote/src/main.c line 27",
-        "chosen": ["zephyr,ipc"],
+        "source": "as the host; remote/src/main.c line 27, the same common.h",
+        "chosen": ["zephyr,ipc_shm", "zephyr,ipc"],
         "kconfig": {},
     },
     # Not readable here (only the entropy overlay of the staging fork is in the stored
@@ -102,8 +103,9 @@ NEEDS = {
 }
 
 SYSBUILD = ("issue 9: the bundled matrix builds Zephyr's sysbuild-only IPM sample for the "
-            "ivshmem system, which has no zephyr,ipc for it; the matrix change (h-zephyr's "
-            "eca75ad) builds openamp-system-reference's dual_qemu_ivshmem instead")
+            "ivshmem system, which has neither zephyr,ipc_shm nor zephyr,ipc for it; the "
+            "matrix change (h-zephyr's eca75ad) builds openamp-system-reference's "
+            "dual_qemu_ivshmem instead")
 # (system stem or sample, check) -> reason, for what fails on today's generator
 KNOWN = {
     ("zephyr/samples/subsys/ipc/openamp", "sample"): SYSBUILD,

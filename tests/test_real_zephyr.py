@@ -19,6 +19,7 @@ EXTRA_CFLAGS=-mno-outline-atomics.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -179,3 +180,54 @@ def _check_chosen(dts_path, layout, domain):
     if shm:
         node = target("zephyr,ipc_shm")
         assert _reg(node) == (shm[0]["base"], shm[0]["size"]), node.path
+
+
+# -- the unchanged resource-table sample against the generated table ------------------
+
+RSC_SAMPLE = "zephyr/samples/subsys/ipc/openamp_rsc_table"
+RSC_SYSTEM = REPO / "tests" / "data" / "valid" / "qemu-a53-rpmsg.yaml"   # a vdev, zephyr,ipc_shm
+IPM_OVERLAY = REPO / "tests" / "data" / "real_zephyr" / "ipi-mailbox.overlay"   # zephyr,ipc
+
+
+def test_rsc_table_sample_builds_against_the_generated_table(tmp_path):
+    """Zephyr's openamp_rsc_table, unchanged, for qemu_cortex_a53 (the A53 tree builds it),
+    with the files of a system whose Zephyr domain has an rpmsg vdev, for the tree's
+    version: it compiles against the generated resource_table.h (the generated directory
+    first on the include path), links with the generated resource_table.c and not
+    lib/open-amp's, and the ELF passes amp-validate with _end inside zephyr,sram."""
+    from west.manifest import Manifest
+
+    from helpers import TEST_BOARDS
+    from zephyr_amp import config, elfcheck, zephyr_version
+    base = Path(BASE).resolve()
+    top = _topdir(base)
+    if top is None or not (top / RSC_SAMPLE).is_dir() or not (base / "arch" / "arm64").is_dir():
+        pytest.skip(f"{RSC_SAMPLE} for qemu_cortex_a53 cannot be built in this tree")
+    result = config.generate(RSC_SYSTEM, tmp_path / "gen", board_roots=[TEST_BOARDS],
+                             zephyr_version=zephyr_version.target(zephyr_base=str(base)))
+    gen = result.out_dir / "zep"
+    manifest = Manifest.from_topdir(topdir=str(top))
+    in_ws = any(p.abspath and Path(p.abspath).resolve() == REPO.resolve()
+                for p in manifest.projects)
+    build_dir = tmp_path / "build"
+    cmd = [sys.executable, "-m", "west", "build", "-p", "always", "-b", "qemu_cortex_a53",
+           "-d", str(build_dir), str(top / RSC_SAMPLE), "--",
+           f"-DEXTRA_DTC_OVERLAY_FILE={gen / 'amp.overlay'};{IPM_OVERLAY}",
+           f"-DEXTRA_CONF_FILE={gen / 'amp.conf'}", f"-DAMP_CMAKE={gen / 'amp.cmake'}",
+           "-DCONFIG_KERNEL_BIN_NAME=\"zephyr\""]
+    if not in_ws:
+        cmd.append(f"-DEXTRA_ZEPHYR_MODULES={REPO}")
+    r = subprocess.run(cmd, cwd=top, capture_output=True, text=True)
+    assert r.returncode == 0, "\n".join((r.stdout + r.stderr).splitlines()[-40:])
+    ninja = (build_dir / "build.ninja").read_text()
+    assert f"{gen}/resource_table.c" in ninja
+    assert "lib/open-amp/resource_table.c" not in ninja
+    includes = list(dict.fromkeys(re.findall(r"-I(\S+)", ninja)))
+    openamp = next(i for i, d in enumerate(includes) if d.rstrip("/.").endswith("lib/open-amp"))
+    assert includes.index(str(gen)) < openamp, includes[:openamp + 1]
+    elf = build_dir / "zephyr" / "zephyr.elf"
+    report = elfcheck.check_elf(str(elf), result.layout.to_json(), "zep")
+    print(f"{RSC_SAMPLE} ({RSC_SYSTEM.name}:zep, Zephyr {result.system.zephyr_version}): "
+          f"{report.verdict()}")
+    assert not report.errors, report.verdict()
+    _check_image_end(elf, result.layout.to_json(), "zep")

@@ -22,6 +22,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, need_tool
 from helpers import ALL_SYSTEMS, TEST_BOARDS, system_id
 

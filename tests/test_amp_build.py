@@ -10,8 +10,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -495,26 +493,3 @@ def test_bad_arguments(ws, tmp_path, args, message):
     write_matrix(tmp_path, RSC.replace("  domain: rpu0\n", "")).rename(tmp_path / "bad.yaml")
     r = amp_build(ws, *[a.replace("{tmp}", str(tmp_path)) for a in args])
     could_not_run(r, message.replace("{tmp}", str(tmp_path)))
-
-
-# -- a real Zephyr tree ----------------------------------------------------------------
-
-@pytest.mark.skipif(not os.environ.get("ZEPHYR_BASE"), reason="ZEPHYR_BASE is not set")
-def test_real_zephyr_tree(tmp_path):
-    """With a real Zephyr workspace (ZEPHYR_BASE inside it, SDK installed): build the first
-    bundled entry whose sample that tree has, with its real west build, and validate it."""
-    from west.manifest import Manifest
-    base = Path(os.environ["ZEPHYR_BASE"]).resolve()
-    top = Path(subprocess.run([sys.executable, "-m", "west", "topdir"], cwd=base, check=True,
-                              capture_output=True, text=True).stdout.strip())
-    jobs = [j for j in BUNDLED if (top / j.sample).is_dir()]
-    if not jobs:
-        pytest.skip(f"none of the bundled samples is in {top}")
-    manifest = Manifest.from_topdir(topdir=str(top))
-    here = REPO.resolve()
-    in_ws = any(p.abspath and Path(p.abspath).resolve() == here for p in manifest.projects)
-    plan = build.plan(jobs[:1], tmp_path / "out", top, extra_module=not in_ws)
-    plan.zephyr = base
-    build.preflight(plan)
-    run = build.run(plan)
-    assert run.ok, "\n".join(build.failure_details(r) for r in run.results)

@@ -4,8 +4,11 @@
   other inside the BAR, without overlap; the reference sample's layout
   (formats.md 5.2) for the same BAR overlaps its vrings with its pool.
 - Both overlays parse with edtlib over the real board DTS: a qemu,ivshmem
-  node with the board's PCI IDs and, with the doorbell, a linaro,ivshmem-ipm
-  on it chosen as zephyr,ipc; amp_layout.h gives the layout's offsets.
+  node with the board's PCI IDs at openamp-system-reference's dual_qemu_ivshmem
+  path and label (/ivhsmem/ivshmem, ivshmem0: the sample's own node merges into
+  it) and, with the doorbell, a disabled linaro,ivshmem-ipm on it (enabled, it
+  clashes with the sample's backend), so no zephyr,ipc; amp_layout.h gives the
+  layout's offsets.
 - The QEMU and ivshmem-server argument files of two different systems, and of
   one system generated into two directories, share no path; nothing is an
   absolute or global path (no /tmp/ivshmem_socket).
@@ -127,9 +130,11 @@ def test_overlays_of_both_sides(domain, gen, zephyr_dts, tmp_path):
     (dev,) = edt.compat2nodes["qemu,ivshmem"]
     assert (dev.props["vendor-id"].val, dev.props["device-id"].val) == IVSHMEM_IDS
     assert dev.status == "okay"
+    assert dev.path == "/ivhsmem/ivshmem" and "ivshmem0" in dev.labels
     (ipm,) = edt.compat2nodes["linaro,ivshmem-ipm"]
     assert ipm.props["ivshmem"].val is dev
-    assert edt.chosen_node("zephyr,ipc") is ipm
+    assert ipm.status == "disabled" and not edt.compat2okay.get("linaro,ivshmem-ipm")
+    assert edt.chosen_node("zephyr,ipc") is None
     iv = lk["ivshmem"]
     d = defines(out / domain / "amp_layout.h")
     other = "remote" if domain == "host" else "host"

@@ -42,7 +42,7 @@ volatile int amp_table_length;
 
 void _start(void)
 {
-	struct fw_resource_table *table;
+	void *table;
 	int length;
 
 	rsc_table_get(&table, &length);

@@ -12,6 +12,7 @@ from typing import Iterable, Optional, Union
 
 from . import layout as layout_mod
 from . import model, render
+from . import zephyr_version as zephyr_version_mod
 
 PathArg = Union[str, PathLike]
 
@@ -32,19 +33,24 @@ def default_out_dir(system_name: str, base: PathArg = "build") -> Path:
 
 
 def configure(system_path: PathArg, board_roots: Iterable = (),
-              display: Optional[str] = None) -> Result:
-    """Validate and lay out a system; render its files in memory."""
-    system = model.load_system(system_path, board_roots, display=display)
+              display: Optional[str] = None,
+              zephyr_version: str = zephyr_version_mod.DEFAULT) -> Result:
+    """Validate and lay out a system; render its files in memory, for the targeted
+    Zephyr ('MAJOR.MINOR': zephyr_version.target() finds the workspace's)."""
+    system = model.load_system(system_path, board_roots, display=display,
+                               zephyr_version=zephyr_version)
     lay = layout_mod.place(system)
     return Result(system, lay, render.render(lay))
 
 
 def generate(system_path: PathArg, out_dir: Optional[PathArg] = None,
              board_roots: Iterable = (), display: Optional[str] = None,
-             base: PathArg = "build") -> Result:
+             base: PathArg = "build",
+             zephyr_version: str = zephyr_version_mod.DEFAULT) -> Result:
     """configure(), then write every file into out_dir (all or nothing); without
     out_dir into default_out_dir(name, base)."""
-    result = configure(system_path, board_roots, display=display)
+    result = configure(system_path, board_roots, display=display,
+                       zephyr_version=zephyr_version)
     out = Path(out_dir) if out_dir else default_out_dir(result.system.name, base)
     render.write_outputs(result.files, out)
     result.out_dir = out

@@ -18,6 +18,7 @@ from typing import Iterable, Optional, Union
 from . import boards as boards_mod
 from . import links as links_mod
 from . import schema
+from . import zephyr_version as zephyr_version_mod
 from .errors import AmpError, InputError
 from .links.base import CheckContext
 from .source import Source, did_you_mean
@@ -80,6 +81,7 @@ class System:
     domains: list = field(default_factory=list)
     pools: list = field(default_factory=list)
     links: list = field(default_factory=list)       # link records (links/)
+    zephyr_version: str = zephyr_version_mod.DEFAULT  # the Zephyr the files target
 
     def domain(self, name: str) -> Optional[Domain]:
         return next((d for d in self.domains if d.name == name), None)
@@ -98,21 +100,25 @@ def system_schema() -> dict:
 
 
 def load_system(path: Union[str, PathLike], board_roots: Iterable = (),
-                display: Optional[str] = None) -> System:
-    """Read, schema-check and semantically check a system YAML."""
+                display: Optional[str] = None,
+                zephyr_version: str = zephyr_version_mod.DEFAULT) -> System:
+    """Read, schema-check and semantically check a system YAML, for the Zephyr version
+    its files will target ('MAJOR.MINOR', one of zephyr_version.SUPPORTED)."""
+    zephyr_version = zephyr_version_mod.check(zephyr_version)
     src = Source(path, display=display)
     if not isinstance(src.data, dict):
         raise src.error((), "a system YAML is a map with name, board, domains and links",
                         "start from one of the files in systems/")
     schema.check(src, "system", schema_data=system_schema())
-    return Checker(src, board_roots).system()
+    return Checker(src, board_roots, zephyr_version).system()
 
 
 class Checker:
     """The semantic checks of domains and shared memory; links go to their kinds."""
 
-    def __init__(self, src: Source, board_roots=()):
+    def __init__(self, src: Source, board_roots=(), zephyr_version: str = "4.4"):
         self.src = src
+        self.zephyr_version = zephyr_version
         self.d = src.data
         self.board_roots = board_roots
         self.ctx = None
@@ -131,7 +137,8 @@ class Checker:
             raise self.err(("board",), f"unknown board '{d['board']}'",
                            boards_mod.unknown_board_hint(d["board"], self.board_roots)) from None
         self.board = board
-        system = System(d["name"], board, self.src, d.get("description", ""))
+        system = System(d["name"], board, self.src, d.get("description", ""),
+                        zephyr_version=self.zephyr_version)
         self.ctx = CheckContext(self.src, board, system)
         self._domains(system)
         self._pools(system)
@@ -365,3 +372,18 @@ class Checker:
                                    ", ".join(sorted(keys)), of_key=True)
             kind = links_mod.kind_for(type_, ld.get("transport"))
             system.links.append(kind.check(self.ctx, ld, p))
+            self._zephyr_has(kind, system, ld, p)
+
+    def _zephyr_has(self, kind, system: System, ld: dict, p: tuple) -> None:
+        """A link whose kind needs what the targeted Zephyr lacks (kind.zephyr_needs)."""
+        need = kind.zephyr_needs
+        zephyr = [d for d in kind.domains(system.links[-1])
+                  if system.domain(d) and system.domain(d).os == "zephyr"]
+        if need and zephyr and not zephyr_version_mod.at_least(system.zephyr_version,
+                                                                need[0]):
+            key = "transport" if "transport" in ld else "type"
+            raise self.err(p + (key,), f"link '{ld['name']}' needs {need[1]}, which "
+                           f"Zephyr {system.zephyr_version} (the targeted Zephyr) does not "
+                           f"have (domain {zephyr[0]})",
+                           f"target Zephyr {'.'.join(map(str, need[0]))} or later "
+                           f"(--zephyr-version, or a workspace of that Zephyr)")

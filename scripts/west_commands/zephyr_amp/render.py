@@ -215,7 +215,8 @@ def _zephyr_files(env, layout: Layout, dl, common: dict, groups: list, regions: 
     if dl.rsc_table:
         t = dl.rsc_table
         first_vdev = any(e.type == "vdev" and e.vdev.index == 0 for e in t.entries)
-        tctx = dict(base, table=t, first_vdev=first_vdev, vring_member=vring_member)
+        tctx = dict(base, table=t, first_vdev=first_vdev, vring_member=vring_member,
+                    zephyr_version=layout.system.zephyr_version)
         for f in ("resource_table.h", "resource_table.c", "amp_sections.ld"):
             files[f"{name}/{f}"] = _text(env, f"zephyr/{f}.j2", tctx)
     for rel, value in c.files.items():

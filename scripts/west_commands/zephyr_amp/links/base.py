@@ -179,6 +179,9 @@ class LinkKind:
     order: ClassVar[int] = 50                    # order of contributions in outputs
     takes_shm_whole: ClassVar[bool] = False      # its shm pool is its region alone
     layout_class: ClassVar[Any] = None           # its layout.LinkLayout subclass
+    # ((major, minor), what) when the kind needs a Zephyr of at least that version on
+    # its Zephyr domains: model.py stops at the link otherwise
+    zephyr_needs: ClassVar[Optional[tuple]] = None
 
     @property
     def keys(self) -> frozenset:

@@ -101,6 +101,9 @@ class HvlLinkLayout(VirtioLinkLayout):
 
 class Hvl(VirtioMmioKind):
     transport = "hvl"
+    # drivers/virtio (virtio_mmio.c) is in Zephyr 4.x; 3.7 has no virtio drivers, and of
+    # the supported versions (zephyr_version.SUPPORTED) 4.4 is the one that has them
+    zephyr_needs = ((4, 4), "Zephyr's virtio drivers (drivers/virtio, CONFIG_VIRTIO_MMIO)")
     default = False
     schema = {"driver": {"type": "str"}, "device": {"type": "str"},
               "transport": {"type": "str"}, "devices": DEVICES, "shm": {"type": "str"},
@@ -277,6 +280,10 @@ class Hvl(VirtioMmioKind):
                            f"{dev.device.name}: virtio {virtio.device_type(dev.device.type).name}"
                            f" (ID {dev.device.id}), {len(dev.queues)} queue(s) of "
                            f"{dev.device.queue_size}") for dev in lk.devices]
+            # the kicks arrive on the driver's IPI: v4.4's virtio_mmio.c connects
+            # DT_INST_IRQN() of every enabled virtio,mmio node, so each has it
+            irq = (lk.ipi.get("driver") or {}).get("irq")
+            wins = [replace(w, spi=irq) for w in wins]
             out.blocks.append(Block("hvl/hvl.overlay.j2", {
                 "link": lk.link.name, "device": lk.link.device, "label": label,
                 "addr": lk.windows[0], "ipm": mb.zephyr_label, "mailbox": mb.name, "shm": shm,
@@ -288,7 +295,9 @@ class Hvl(VirtioMmioKind):
             out.kconfig += [
                 Kconfig("OPENAMP", "y", f"hypervisorless virtio {lk.link.name}: open-amp's "
                         "virtio-exp branch built WITH_HVL_VIRTIO"),
-                Kconfig("IPM", "y", f"kicks go through the IPI mailbox {mb.zephyr_label}")]
+                Kconfig("IPM", "y", f"kicks go through the IPI mailbox {mb.zephyr_label}"),
+                Kconfig("SHARED_INTERRUPTS", "y", "the IPI mailbox and every virtio,mmio "
+                        "node of the link take the IPI's interrupt")]
             out.defines += device_defines(lk) + _defines(lk)
         lk = layouts[0]         # one hvl link per driver (model.py)
         out.files["amp_hvl.ld"] = Block("hvl/amp_hvl.ld.j2", {

@@ -192,24 +192,28 @@ class Ivshmem(LinkKind):
     # -- outputs -------------------------------------------------------------------
 
     def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Zephyr:
+        """The qemu,ivshmem node of each link, where openamp-system-reference's
+        dual_qemu_ivshmem sample declares its own (/ivhsmem/ivshmem, label ivshmem0, as
+        spelt there), so that the two merge into one device. The doorbell's
+        linaro,ivshmem-ipm node stays disabled: enabled, it turns on IPM_IVSHMEM, whose
+        driver defines the ivshmem_ev_loop_stack the sample's backend defines too."""
         name = dl.domain.name
         pci = layout.system.board.ivshmem
         out = Zephyr()
         nodes = []
-        for lk in layouts:
+        for i, lk in enumerate(layouts):
             role = "host" if lk.link.host == name else "remote"
             other = lk.link.remote if role == "host" else lk.link.host
-            label = f"amp_{lk.link.name}"
-            v = {"label": label, "name": lk.link.name.replace("_", "-"),
+            label = f"ivshmem{i}"
+            v = {"label": label, "name": "ivshmem" if i == 0 else f"ivshmem{i}",
                  "vendor_id": pci.vendor_id, "device_id": pci.device_id, "ipm": None,
                  "comment": f"{lk.link.name}: rpmsg {role} of {other}, shared memory "
                             f"{lk.shm.size:#x} bytes "
                             f"({'doorbell' if lk.link.doorbell else 'plain'})"}
             if lk.link.doorbell:
-                v["ipm"] = f"{label}_ipm"
-                v["ipm_comment"] = (f"{lk.link.name}: kicks as doorbell interrupts to peer "
-                                    f"{lk.peers[other]} ({other})")
-                out.chosen_extra.append(("zephyr,ipc", v["ipm"]))
+                v["ipm"] = f"amp_{label}_ipm"
+                v["ipm_comment"] = (f"{lk.link.name}: doorbell kicks to peer "
+                                    f"{lk.peers[other]} ({other}) through IPM")
             nodes.append(v)
             out.defines += _defines(lk, name)
         out.blocks.append(Block("zephyr/ivshmem.overlay.j2", {"nodes": nodes}))
@@ -262,7 +266,10 @@ def _kconfig(layouts: list) -> list:
                  Kconfig("IVSHMEM_DOORBELL", "y", "ivshmem-doorbell with an ivshmem-server"),
                  Kconfig("IVSHMEM_MSI_X_VECTORS", str(max(lk.link.vectors for lk in bell)),
                          "vectors per peer, as ivshmem-server -n gives them"),
-                 Kconfig("IPM", "y", "kicks go through linaro,ivshmem-ipm (chosen zephyr,ipc)")]
+                 Kconfig("POLL", "y", "the doorbell raises a k_poll_signal per vector "
+                         "(virt_ivshmem.c); IVSHMEM_DOORBELL does not select POLL"),
+                 Kconfig("HEAP_MEM_POOL_SIZE", "1048576", "the GIC ITS allocates its "
+                         "tables from the heap (OpenAMP's dual_qemu_ivshmem sets 1 MiB)")]
     return opts
 
 

@@ -39,6 +39,9 @@ HVL_ONLY = ("device", "shm", "pool", "ipi")
 
 class VirtioNative(VirtioMmioKind):
     transport = "native"
+    # drivers/virtio (virtio_mmio.c) is in Zephyr 4.x; 3.7 has no virtio drivers, and of
+    # the supported versions (zephyr_version.SUPPORTED) 4.4 is the one that has them
+    zephyr_needs = ((4, 4), "Zephyr's virtio drivers (drivers/virtio, CONFIG_VIRTIO_MMIO)")
     default = True
     schema = {"driver": {"type": "str"}, "transport": {"type": "str"}, "devices": DEVICES}
     order = 20

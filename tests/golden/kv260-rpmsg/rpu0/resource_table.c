@@ -74,8 +74,24 @@ AMP_STATIC_ASSERT(sizeof(struct fw_rsc_vdev) == 28, "fw_rsc_vdev is not 28 bytes
 AMP_STATIC_ASSERT(sizeof(struct fw_rsc_vdev_vring) == 20, "fw_rsc_vdev_vring is not 20 bytes");
 AMP_STATIC_ASSERT(sizeof(struct fw_rsc_trace) == 48, "fw_rsc_trace is not 48 bytes");
 
-void rsc_table_get(struct fw_resource_table **table_ptr, int *length)
+/* Zephyr 4.4's lib/open-amp API: the table as void *, accessors out of line */
+void rsc_table_get(void **table_ptr, int *length)
 {
 	*table_ptr = &amp_resource_table;
 	*length = sizeof(amp_resource_table);
+}
+
+struct fw_rsc_vdev *rsc_table_to_vdev(void *rsc_table)
+{
+	return &((struct fw_resource_table *)rsc_table)->vdev;
+}
+
+struct fw_rsc_vdev_vring *rsc_table_get_vring0(void *rsc_table)
+{
+	return &((struct fw_resource_table *)rsc_table)->vring0;
+}
+
+struct fw_rsc_vdev_vring *rsc_table_get_vring1(void *rsc_table)
+{
+	return &((struct fw_resource_table *)rsc_table)->vring1;
 }

@@ -7,8 +7,10 @@
 set(AMP_DOMAIN_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # resource_table.h here shadows lib/open-amp's and keeps its API
-# (rsc_table_get(), rsc_table_to_vdev(), rsc_table_get_vring0/1()).
-zephyr_include_directories(BEFORE ${AMP_DOMAIN_DIR})
+# (rsc_table_get(), rsc_table_to_vdev(), rsc_table_get_vring0/1()): this directory
+# goes first on the include path. Not zephyr_include_directories(BEFORE ...): it
+# passes its arguments after INTERFACE, where BEFORE is taken for a directory.
+target_include_directories(zephyr_interface BEFORE INTERFACE ${AMP_DOMAIN_DIR})
 
 # Our resource_table.c replaces lib/open-amp/resource_table.c, which
 # CONFIG_OPENAMP_RSC_TABLE=y would otherwise build; the samples' prj.conf stays valid.

@@ -170,6 +170,7 @@ def merge_kconfig(files, zdir):
 class AmpCmake:
     """The generated amp.cmake, followed the way Zephyr's CMake would for the commands
     it uses: set, if/else/endif, zephyr_sources, zephyr_include_directories,
+    target_include_directories(zephyr_interface ...),
     zephyr_linker_sources, zephyr_compile_definitions, message. Others are
     reported and skipped."""
 
@@ -225,8 +226,13 @@ class AmpCmake:
         elif name in ("zephyr_sources", "zephyr_library_sources"):
             self.sources += [self.existing(w) for w in words]
         elif name == "zephyr_include_directories":
-            self.include_dirs += [self.existing(w) for w in words if w not in ("BEFORE",
-                                                                              "AFTER")]
+            # as Zephyr's: every word is a directory (BEFORE too, after INTERFACE)
+            self.include_dirs += [self.existing(w) for w in words]
+        elif name == "target_include_directories" and words[:1] == ["zephyr_interface"]:
+            dirs = [self.existing(w) for w in words[1:]
+                    if w not in ("BEFORE", "AFTER", "SYSTEM", "INTERFACE", "PUBLIC", "PRIVATE")]
+            self.include_dirs = (dirs + self.include_dirs if "BEFORE" in words
+                                 else self.include_dirs + dirs)
         elif name == "zephyr_linker_sources":
             files = [w for w in words[1:] if "/" in w or w.endswith(".ld")]
             self.linker += [self.existing(w) for w in files]

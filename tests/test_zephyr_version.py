@@ -134,3 +134,37 @@ def test_no_traceback_from_the_library_error():
                        capture_output=True, text=True)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert len(r.stdout.strip().splitlines()) == 1, r.stdout
+
+
+def test_amp_config_zephyr_version_flag(tmp_path):
+    """--zephyr-version through the command (outside any Zephyr workspace): 3.7 refuses a
+    virtio link at its line and writes nothing; an unsupported version is a usage error;
+    3.7 writes the 3.7 resource-table API."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "ZEPHYR_BASE"}
+    env["PYTHONPATH"] = str(REPO / "scripts" / "west_commands")   # this checkout's library
+
+    def amp_config(*args):
+        return subprocess.run([sys.executable, "-m", "zephyr_amp", "amp-config", *map(str, args)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    hvl = REPO / "systems" / "qemu-r5-hvl.yaml"
+    r = amp_config(hvl, "-o", tmp_path / "hvl", "--zephyr-version", "3.7")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "qemu-r5-hvl.yaml:33:16: links[0].transport: link 'hvl0' needs Zephyr's virtio" \
+        in r.stderr
+    assert not (tmp_path / "hvl").exists()
+    r = amp_config(hvl, "--check", "--zephyr-version", "3.6")
+    assert r.returncode == 2 and "Zephyr 3.6 is not supported" in r.stderr, r.stderr
+    out = tmp_path / "rpmsg"
+    r = amp_config(REPO / "systems" / "kv260-rpmsg.yaml", "-o", out, "--zephyr-version", "3.7")
+    assert r.returncode == 0, r.stderr
+    v37 = (out / "rpu0" / "resource_table.h").read_text()
+    r = amp_config(REPO / "systems" / "kv260-rpmsg.yaml", "-o", out, "--zephyr-version", "4.4")
+    assert r.returncode == 0, r.stderr
+    assert (out / "rpu0" / "resource_table.h").read_text() != v37

@@ -19,7 +19,7 @@ import zephyr_amp
 
 try:
     import yaml
-    from zephyr_amp import boards, config, memmap
+    from zephyr_amp import boards, config, memmap, zephyr_version
     from zephyr_amp.errors import AmpError
     _MISSING = None
 except ImportError as _e:
@@ -104,6 +104,12 @@ class AmpConfig(WestCommand):
         parser.add_argument("--board-root", metavar="DIR", action="append", default=[],
                             help="also look for <board>.yaml in DIR (searched before the "
                             f"bundled {BOARDS_DIR}; may be given more than once)")
+        parser.add_argument("--zephyr-version", metavar="MAJOR.MINOR",
+                            help="the Zephyr the files are for: 4.4 (default) or 3.7 (the "
+                            "resource-table API differs; 3.7 has no virtio drivers). In a "
+                            "Zephyr workspace its zephyr/VERSION decides (ZEPHYR_BASE, else "
+                            "the west workspace's zephyr project); a different value is an "
+                            "error")
         info = parser.add_argument_group("what there is to start from (no SYSTEM.yaml)")
         info.add_argument("--list-systems", action="store_true",
                           help="list the bundled systems: name, board, path, description")
@@ -137,14 +143,12 @@ class AmpConfig(WestCommand):
             self.inf(f"{name}: wrote {len(result.files)} files to {result.out_dir}")
 
     def _configure(self, args):
+        version = zephyr_version.target(args.zephyr_version, topdir=self.topdir)
         if args.check:
-            return config.configure(args.system, args.board_root)
-        out = args.out_dir
-        if out is None:
-            # the name is in the file: the default place needs it first
-            name = config.configure(args.system, args.board_root).system.name
-            out = config.default_out_dir(name, self.topdir or ".")
-        return config.generate(args.system, out, args.board_root)
+            return config.configure(args.system, args.board_root, zephyr_version=version)
+        # without -o: amp/<system> at the workspace top (or here), outside build/
+        return config.generate(args.system, args.out_dir, args.board_root,
+                               base=self.topdir or ".", zephyr_version=version)
 
     def _board_facts(self, name, board_roots):
         try:

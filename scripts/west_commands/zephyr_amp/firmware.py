@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def table_shape(placer: Placer, dom: Domain) -> int:
     """Bytes of a remote's resource table: its carveouts, vdevs and trace."""
     vdevs = sum(placer.kind(lk).vdevs_for(lk, dom.name) for lk in placer.system.links)
-    return rsc_table_size(len(dom.carveouts), vdevs, 2, dom.trace)
+    return rsc_table_size(len(_in_table(dom.carveouts)), vdevs, 2, dom.trace)
 
 
 def _tcm_slot(placer: Placer, dom, dl, slot: int):
@@ -128,8 +128,9 @@ def tables(placer: Placer) -> None:
             continue
         dom = dl.domain
         vdevs = [v for lk in placer.links for v in lk.vdevs(name)]
-        offset = HDR_SIZE + 4 * (len(dom.carveouts) + len(vdevs) + (1 if dom.trace else 0))
-        for cv, r in zip(dom.carveouts, dl.carveouts):
+        carveouts = [(cv, r) for cv, r in zip(dom.carveouts, dl.carveouts) if cv.in_table]
+        offset = HDR_SIZE + 4 * (len(carveouts) + len(vdevs) + (1 if dom.trace else 0))
+        for cv, r in carveouts:
             t.entries.append(Entry("carveout", offset, {
                 "da": r.view(name), "pa": r.base, "len": r.size, "flags": 0,
                 "reserved": 0, "name": cv.name}, entry_c_name("carveout", cv.name)))
@@ -143,9 +144,14 @@ def tables(placer: Placer) -> None:
         if dom.trace:
             t.entries.append(Entry("trace", offset, {
                 "da": dl.trace.view(name), "len": dl.trace.size, "reserved": 0,
-                "name": "Zephyr_log"}, entry_c_name("trace")))
+                "name": dom.trace_name or "Zephyr_log"}, entry_c_name("trace")))
             offset += TRACE_SIZE
         assert offset == t.size, (offset, t.size)
+
+
+def _in_table(carveouts: list) -> list:
+    """The carveouts with a resource-table entry (in-table: false ones have none)."""
+    return [cv for cv in carveouts if cv.in_table]
 
 
 def table_from_json(name: str, t: dict, regions: dict, links: list) -> ResourceTable:

@@ -88,6 +88,7 @@ class Importer:
         self.res = Result()
         self.specs = []
         self.dropped = set()       # region paths of remotes a lock-step remote displaced
+        self.pin = False           # links pinned with base: (else allocated, or in pools)
 
     # -- public -------------------------------------------------------------
 
@@ -123,6 +124,8 @@ class Importer:
             pools = self._pools(force=True)
             res.text = self._yaml(pools)
             res.layout = self._lay_out(res.text)
+        if pools is None or self._misplaced(res.layout):
+            pools = self._pin_links()
         self._compare(res.layout)
         self._unresolved()
         res.text = self._yaml(pools)
@@ -469,6 +472,14 @@ class Importer:
             p[0] = "ipc" if len(pools) == 1 else f"ipc{k}"
         return pools
 
+    def _pin_links(self):
+        """Pin every link with base: (or per-part bases) where the inputs put it: the
+        allocation amp-config happens to make today is no promise."""
+        self.pin = True
+        self.res.text = self._yaml(None)
+        self.res.layout = self._lay_out(self.res.text)
+        return None
+
     def _yaml(self, pools):
         return importer_yaml.system_text(self, pools)
 
@@ -499,6 +510,9 @@ class Importer:
             vd = self._link_regions(lay, name)
             base, _size = self._block(s, v)
             if vd is None or vd.vrings[0].region.base != base:
+                return True
+            if "vring0" in v and [x.base for x in (v["vring1"], v["buffer"])] != \
+                    [vd.vrings[1].region.base, vd.buffers.base]:
                 return True
         for s in self.specs:
             fw = lay.region(f"{s.name}_fw")
@@ -568,15 +582,17 @@ def _why(want, v, num_align, page):
     num, align = num_align
     if want.kind == "vring":
         derived = layout_mod.align_up(layout_mod.vring_size(num, align), page)
+        if want.size < derived:
+            return (f"a vring's reservation is at least PAGE_ALIGN(vring_size({num}, "
+                    f"{align})) = {derived:#x}: the vring the firmware's table describes "
+                    "does not fit")
         if want.size != derived:
-            return (f"the format derives a vring's reservation from num and align: "
-                    f"PAGE_ALIGN(vring_size({num}, {align})) = {derived:#x}; a larger "
-                    "reservation needs vring: {reserve: SIZE}")
-        return ("the format places vring1 right after vring0 and the buffers after "
-                "vring1; other addresses need per-vring base:")
+            return ("vring: {reserve: SIZE} sizes both vrings alike, in whole "
+                    f"{page:#x}-byte pages")
+        return "the vrings or buffers overlap, or leave the board's memory"
     if want.size % page:
         return f"the buffer pool is a whole number of {page:#x}-byte pages"
-    return "the format places the buffers right after vring1, and vring1 moved"
+    return "the buffers' reservation is at least the buffers Linux allocates"
 
 
 def _covered(region, banks):

@@ -376,15 +376,22 @@ def test_the_kv260_pair_with_prefer_zephyr(tmp_path):
     text = out.read_text()
     assert "mode: lockstep    # " in text and "(--prefer zephyr)" in text
     assert "/remoteproc-split/r5f@1 (r5_1) is not imported" in text
-    assert text.count("# NOT EXPRESSED (--lossy): ") == 1     # the DDR rproc_0_fw_image
-    lay = config.configure(out).layout
+    # the DDR rproc_0_fw_image beside TCM firmware: a carveout Linux maps, not in the table
+    assert "NOT EXPRESSED" not in text
+    assert "{name: rproc_0_fw_image, base: 0x3ed00000, size: 256K, dt-name: memory, " \
+        "in-table: false}" in text
+    assert "buffers: {reserve: 504K}" in text
+    gen = config.generate(out, tmp_path / "gen")
+    lay = gen.layout
     shm = lay.region("rpmsg0_shm")
     assert (shm.base, shm.size) == (0x3ed40000, 0x80000)
+    got = _reserved(gen.out_dir / "linux" / "amp.dtso", tmp_path)
+    assert ("memory@3ed00000", 0x3ed00000, 0x40000) in got
+    assert all(e.type != "carveout" for e in lay.tables["rpu0"].entries)
 
 
-def test_what_the_firmware_table_says_that_the_format_decides(tmp_path):
-    """A hand-built table whose trace buffer has another name: the import names the
-    entry and the format key it would need."""
+def test_a_trace_entry_of_another_name_is_imported(tmp_path):
+    """A hand-built table whose trace buffer has another name: trace: {size, name}."""
     _tools()
     gen = tmp_path / "gen"
     lay = config.generate(REPO / "systems" / "kv260-rpmsg.yaml", gen).layout.to_json()
@@ -394,8 +401,29 @@ def test_what_the_firmware_table_says_that_the_format_decides(tmp_path):
     elf = firmware(gen, "rpu0", lay, tmp_path / "fw")
     out = tmp_path / "out.yaml"
     files = [gen / "linux" / "amp.dtso", gen / "rpu0" / "amp.overlay", elf]
+    r = run(*files, "--board", "kv260", "--zephyr-dts", ZEPHYR_DTS, "-o", out,
+            "--name", "kv260-rpmsg")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'trace: {size: 4K, name: "rpu0_trace"}    # ' in out.read_text()
+    again = config.configure(out).layout.to_json()
+    assert regions(again) == regions(lay)
+    (trace,) = [e for e in again["resource_tables"]["rpu0"]["entries"] if e["type"] == "trace"]
+    assert trace["name"] == "rpu0_trace"
+
+
+def test_what_the_firmware_table_says_that_the_format_cannot(tmp_path):
+    """A trace name no YAML scalar of the format takes (a quote in it) is a loss."""
+    _tools()
+    gen = tmp_path / "gen"
+    lay = config.generate(REPO / "systems" / "kv260-rpmsg.yaml", gen).layout.to_json()
+    rt = gen / "rpu0" / "resource_table.c"
+    rt.write_text(rt.read_text().replace('"Zephyr_log"', '"rpu0\\"log"'))
+    elf = firmware(gen, "rpu0", lay, tmp_path / "fw")
+    out = tmp_path / "out.yaml"
+    files = [gen / "linux" / "amp.dtso", gen / "rpu0" / "amp.overlay", elf]
     r = run(*files, "--board", "kv260", "--zephyr-dts", ZEPHYR_DTS, "-o", out)
     assert r.returncode == 1 and not out.exists()
     assert r.stdout == (f"{elf} (.resource_table entry 1 at +0x5c): the trace buffer is "
-                        "named 'rpu0_trace' (the generated table names it Zephyr_log; "
-                        "another name needs trace: {size: SIZE, name: NAME})\n")
+                        "named 'rpu0\"log' (a trace entry's name in trace: {size: SIZE, "
+                        "name: NAME} is 1 to 31 printable characters, no quote or "
+                        "backslash)\n")

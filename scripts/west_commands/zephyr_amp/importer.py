@@ -74,6 +74,7 @@ class Spec:
     comments: dict = field(default_factory=dict)
     firmware: dict = None
     trace: int = 0
+    trace_name: str = None                         # the table's, when not Zephyr_log
     carveouts: list = field(default_factory=list)
     vdevs: list = field(default_factory=list)      # [dict]
     fw_region: F.Region = None                     # the Linux reservation of its image
@@ -319,12 +320,7 @@ class Importer:
                     f"Zephyr's zephyr,sram {sram.span()} (TCM, {sram.where}) becomes that DDR",
                     lfw.where))
             else:
-                self.res.losses.append(Note(
-                    f"Linux reserves {lfw.title()} as the first memory-region of "
-                    f"{s.remote.path} while Zephyr runs from TCM {sram.span()} ({sram.where})",
-                    lfw.where, "firmware: is either TCM or one DDR region; a DDR "
-                    "memory-region beside TCM firmware needs carveouts[].dt-name and "
-                    "in-table: false (see docs/amp-import.md)"))
+                self._mapped_only(s, lfw, sram)
                 s.firmware = {"memory": "tcm"}
                 return
         if lfw:
@@ -344,19 +340,40 @@ class Importer:
             if sram is not None:
                 s.comments["firmware"] = f"{sram.where}: zephyr,sram is TCM"
 
+    def _mapped_only(self, s, lfw, sram):
+        """A DDR memory-region beside TCM firmware: a carveout Linux maps that the
+        resource table does not list (carveouts[].dt-name, in-table: false)."""
+        name = _carveout_name(lfw)
+        if name is None or _DT_NAME.fullmatch(lfw.name) is None:
+            self.res.losses.append(Note(
+                f"Linux reserves {lfw.title()} as the first memory-region of "
+                f"{s.remote.path} while Zephyr runs from TCM {sram.span()} ({sram.where})",
+                lfw.where, f"its node name '{lfw.name}' is not one a carveout's dt-name "
+                "takes (lowercase, digits, '_', '-')"))
+            return
+        self.res.changes.append(Note(
+            f"{lfw.title()} of {s.remote.path} becomes carveout {name} (dt-name "
+            f"{lfw.name}, in-table: false): Zephyr runs from TCM {sram.span()} "
+            f"({sram.where}), Linux maps this DDR as well", lfw.where))
+        s.fw_region = lfw
+        s.carveouts.append((lfw, name, False))
+
     def _carveouts(self, s):
         for r in (s.remote.regions if s.remote else []):
             if r.kind != "carveout":
                 continue
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", r.name) or \
-                    model._RESERVED_CARVEOUT.fullmatch(r.name):
+            if re.fullmatch(r"[a-z][a-z0-9_]*", r.name) and \
+                    not model._RESERVED_CARVEOUT.fullmatch(r.name):
+                s.carveouts.append((r, r.name, True))
+                continue
+            name = _carveout_name(r)
+            if name is None or _DT_NAME.fullmatch(r.name) is None:
                 self.res.losses.append(Note(
                     f"carveout {r.title()} of {s.remote.path}", r.where,
-                    f"a carveout's name is its reserved-memory node name, and '{r.name}' is "
-                    "not one the format takes (lowercase, digits, '_'; not memory, r5f, "
-                    "vdevN...)"))
+                    f"the node name '{r.name}' is not one a carveout's name or dt-name "
+                    "takes (lowercase, digits, '_', '-'; not vdevN...)"))
                 continue
-            s.carveouts.append(r)
+            s.carveouts.append((r, name, True))
 
     def _trace(self, s):
         tr = s.zephyr.region("zephyr,ram-console") if s.zephyr else None
@@ -367,6 +384,12 @@ class Importer:
             t = s.elf.trace()
             s.trace = t.fields["len"]
             s.comments["trace"] = f"{t.where}: trace entry"
+        t = s.elf.trace() if s.elf else None
+        if t is not None and t.fields["name"] != model.TRACE_NAME and \
+                model._TRACE_NAME.fullmatch(t.fields["name"]):
+            s.trace_name = t.fields["name"]
+            s.comments["trace"] = s.comments.get("trace", "") + \
+                f"; {t.where}: the trace entry's name"
 
     def _vdevs(self, s):
         by = {}
@@ -563,11 +586,13 @@ class Importer:
                 "the top of the firmware memory; a fixed address needs firmware: "
                 "{table: ADDR}"))
         trace = e.trace()
-        if trace is not None and trace.fields["name"] != "Zephyr_log":
+        got = next((x for x in table.entries if x.type == "trace"), None)
+        if trace is not None and got is not None and \
+                trace.fields["name"] != got.fields["name"]:
             self.res.losses.append(Note(
-                f"the trace buffer is named '{trace.fields['name']}'", trace.where,
-                "the generated table names it Zephyr_log; another name needs trace: "
-                "{size: SIZE, name: NAME}"))
+                f"the trace buffer is named {trace.fields['name']!r}", trace.where,
+                "a trace entry's name in trace: {size: SIZE, name: NAME} is 1 to 31 "
+                "printable characters, no quote or backslash"))
         mine = [x for x in table.entries if x.type == "vdev"]
         for got, want in zip(e.vdevs(), mine):
             ids = [got.fields["notifyid"]] + [v["notifyid"] for v in got.vrings]
@@ -593,6 +618,20 @@ def _why(want, v, num_align, page):
     if want.size % page:
         return f"the buffer pool is a whole number of {page:#x}-byte pages"
     return "the buffers' reservation is at least the buffers Linux allocates"
+
+
+_DT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+def _carveout_name(r):
+    """A carveout name for a reservation whose node name the format does not take
+    as one: its label, else its node name, made lowercase with '_' for others."""
+    for text in (r.label, r.name):
+        name = re.sub(r"[^a-z0-9_]", "_", (text or "").lower())
+        if re.fullmatch(r"[a-z][a-z0-9_]*", name) and \
+                not model._RESERVED_CARVEOUT.fullmatch(name):
+            return name
+    return None
 
 
 def _covered(region, banks):

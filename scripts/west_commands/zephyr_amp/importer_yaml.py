@@ -94,14 +94,24 @@ def _domain(s):
             (f"    # {c['firmware']}" if "firmware" in c else "")]
     if "base" in fw:
         out += [f"      base: {fw['base']:#x}", f"      size: {fmt_size(fw['size'])}"]
-    if s.trace:
+    if s.trace and s.trace_name:
+        out.append(f"    trace: {{size: {fmt_size(s.trace)}, name: {_quoted(s.trace_name)}}}"
+                   f"    # {c['trace']}")
+    elif s.trace:
         out.append(f"    trace: {fmt_size(s.trace)}    # {c['trace']}")
     if s.carveouts:
         out.append("    carveouts:")
-        for r in s.carveouts:
-            out.append(f"      - {{name: {r.name}, base: {r.base:#x}, size: "
-                       f"{fmt_size(r.size)}}}    # {r.where}: {r.label or r.name}")
+        for r, name, in_table in s.carveouts:
+            extra = f", dt-name: {r.name}" if name != r.name else ""
+            extra += "" if in_table else ", in-table: false"
+            out.append(f"      - {{name: {name}, base: {r.base:#x}, size: "
+                       f"{fmt_size(r.size)}{extra}}}    # {r.where}: {r.label or r.name}")
     return out + [""]
+
+def _quoted(text):
+    """A YAML double-quoted scalar (trace names are printable ASCII without '"' or '\\')."""
+    return f'"{text}"'
+
 
 def _need(page, v):
     num, align = num_align(v)
@@ -130,9 +140,14 @@ def vring_reserve(page, v):
     return size
 
 def buffer_reserve(page, v):
-    """buffers: {reserve: SIZE} when vdevNbuffer holds more than the most buffers
-    Linux takes (MAX_RPMSG_NUM_BUFS), or not a whole number of them; else None."""
+    """buffers: {reserve: SIZE} when vdevNbuffer (or what zephyr,ipc_shm leaves after
+    the vrings) holds more than the most buffers Linux takes (MAX_RPMSG_NUM_BUFS), or
+    not a whole number of them; else None."""
     size = v["buffer"].size if "buffer" in v else 0
+    if "shm" in v:
+        num, align = num_align(v)
+        size = v["shm"].size - 2 * layout_mod.align_up(layout_mod.vring_size(num, align),
+                                                       page)
     if not size or size % page:
         return None
     if size // RPMSG_BUF > MAX_RPMSG_NUM_BUFS or size % RPMSG_BUF:
@@ -159,6 +174,9 @@ def _link(imp, name, s, v, pool):
     elif parts is None and "vring0" in v and imp.pin:
         r = v["vring0"]
         out.append(f"    base: {r.base:#x}    # {r.where}: {r.name}@{r.base:x}")
+    elif "shm" in v and imp.pin:
+        r = v["shm"]
+        out.append(f"    base: {r.base:#x}    # {r.where}: zephyr,ipc_shm {r.name}@{r.base:x}")
     elif "vring0" in v and not imp.pin:
         r = v["vring0"]
         out.append(f"    # {r.name} at {r.base:#x} ({r.where}): where amp-config allocates "

@@ -99,6 +99,9 @@ def place(placer: Placer, dom: Domain) -> None:
     place_slot = _tcm_slot if dom.firmware.memory == "tcm" else _ddr_slot
     slot_base, parent, views = place_slot(placer, dom, dl, slot)
     trace_room = align_up(dom.trace, 64)
+    if dom.firmware.table is not None:
+        slot_base, views = _fixed_table(placer, dom, dl, (slot_base, slot, views),
+                                        table_room, trace_room)
     space = placer.space(dom.name)
     if dom.trace:
         dl.trace = placer.add(Region(f"{dom.name}_trace", "trace", dom.name, slot_base,
@@ -109,6 +112,39 @@ def place(placer: Placer, dom: Domain) -> None:
                            views=views(trace_room), parent=parent, space=space,
                            origin=dom.path + ("firmware",)))
     dl.rsc_table = ResourceTable(dom.name, rt, rt.view(dom.name), table_size, [])
+
+
+def _fixed_table(placer: Placer, dom, dl, top: tuple, table_room: int, trace_room: int):
+    """firmware: {table: ADDR}: the slot moves down so that the table starts at ADDR
+    (the remote's view), the trace buffer right below it; zephyr,sram (or the RAM
+    range that ended at the slot) ends at the 4 KiB below the trace buffer.
+    -> (slot base, views) as place_slot gives them."""
+    slot_base, slot, views = top
+    path = dom.path + ("firmware", "table")
+    addr = dom.firmware.table
+    top_view = views(0).get(dom.name, slot_base)
+    start = addr - trace_room
+    region = next(r for r in dl.load_regions if r.base <= slot_base < r.end)
+    region_view = region.view(dom.name)
+    if not (region_view <= start and addr + table_room <= top_view + slot):
+        raise placer.err(path, f"the resource table at {addr:#x} ({table_room:#x} bytes"
+                         + (f", the {trace_room:#x}-byte trace buffer below it" if trace_room
+                            else "") + f") is not inside {region.name} "
+                         f"[{region_view:#x}, {top_view + slot:#x})",
+                         f"give an address between {region_view + trace_room:#x} and "
+                         f"{top_view + slot - table_room:#x}, or remove table")
+    delta = top_view - (start - start % SLOT_ALIGN)
+    if dl.sram and dl.sram[0] + dl.sram[1] == top_view:
+        if dl.sram[1] <= delta:
+            raise placer.err(path, f"the resource table at {addr:#x} leaves no zephyr,sram "
+                             f"below it (the firmware memory starts at {dl.sram[0]:#x})",
+                             "give a higher address, or remove table")
+        dl.sram = (dl.sram[0], dl.sram[1] - delta)
+    else:
+        dl.extra_ram = [(n, v, s - delta if v + s == top_view else s)
+                        for n, v, s in dl.extra_ram]
+    shift = top_view - start
+    return slot_base - shift, lambda off: {k: v - shift for k, v in views(off).items()}
 
 
 def entry_c_name(entry: str, name: str = "", index: int = 0) -> str:

@@ -127,6 +127,8 @@ class Importer:
             res.layout = self._lay_out(res.text)
         if pools is None or self._misplaced(res.layout):
             pools = self._pin_links()
+        if self._pin_tables(res.layout):
+            self._lay_out_tables(pools)
         self._compare(res.layout)
         self._unresolved()
         res.text = self._yaml(pools)
@@ -574,6 +576,33 @@ class Importer:
             if s.elf is not None:
                 self._compare_table(s, lay.domains[s.name].rsc_table)
 
+    def _pin_tables(self, lay):
+        """firmware: {table: ADDR} where a firmware's .resource_table is not where the
+        layout would put it. -> whether any was pinned."""
+        pinned = False
+        for s in self.specs:
+            table = lay.domains[s.name].rsc_table
+            e = s.elf
+            if e is None or e.table is None or table is None or s.firmware is None:
+                continue
+            if e.table.base != table.address:
+                s.firmware["table"] = e.table.base
+                s.comments["table"] = f"{e.table.where}: .resource_table"
+                pinned = True
+        return pinned
+
+    def _lay_out_tables(self, pools):
+        """The system with the tables pinned; where an address does not fit (the slot
+        leaves the firmware memory), without them: _compare_table names the loss."""
+        try:
+            self.res.text = self._yaml(pools)
+            self.res.layout = self._lay_out(self.res.text)
+        except InputError:
+            for s in self.specs:
+                (s.firmware or {}).pop("table", None)
+            self.res.text = self._yaml(pools)
+            self.res.layout = self._lay_out(self.res.text)
+
     def _compare_table(self, s, table):
         """What the firmware's .resource_table says that the layout decides itself."""
         e = s.elf
@@ -583,8 +612,9 @@ class Importer:
             self.res.losses.append(Note(
                 f"the firmware's .resource_table is at {e.table.base:#x}, the system puts "
                 f"it at {table.address:#x}", e.table.where, "the layout places the table at "
-                "the top of the firmware memory; a fixed address needs firmware: "
-                "{table: ADDR}"))
+                "the top of the firmware memory, or at firmware: {table: ADDR} when the "
+                "trace buffer below it and the table fit inside the firmware memory's "
+                "top region"))
         trace = e.trace()
         got = next((x for x in table.entries if x.type == "trace"), None)
         if trace is not None and got is not None and \

@@ -94,6 +94,8 @@ def _domain(s):
             (f"    # {c['firmware']}" if "firmware" in c else "")]
     if "base" in fw:
         out += [f"      base: {fw['base']:#x}", f"      size: {fmt_size(fw['size'])}"]
+    if "table" in fw:
+        out.append(f"      table: {fw['table']:#x}    # {c['table']}")
     if s.trace and s.trace_name:
         out.append(f"    trace: {{size: {fmt_size(s.trace)}, name: {_quoted(s.trace_name)}}}"
                    f"    # {c['trace']}")

@@ -34,6 +34,7 @@ class Firmware:
     memory: str            # "tcm", "ddr" or a board memory name
     base: int = None
     size: int = None
+    table: int = None      # the resource table's address in the remote's view (fixed)
 
 
 @dataclass
@@ -275,6 +276,8 @@ class Checker:
             if dom.firmware.size == 0:
                 raise self.err(fp + ("size",), "firmware size is 0",
                                "give the room the image needs, e.g. 1M")
+        if "table" in fw:
+            self._fixed_table(dom, fw, fp)
         if memory == "tcm" and ("base" in fw or "size" in fw):
             raise self.err(fp + ("base" if "base" in fw else "size",),
                            "TCM firmware uses the TCM banks of its mode",
@@ -320,6 +323,14 @@ class Checker:
                                did_you_mean(c.memory, [m.name for m in board.memory]) or
                                "use one of: " + ", ".join(m.name for m in board.memory))
             dom.carveouts.append(c)
+
+    def _fixed_table(self, dom: Domain, fw: dict, fp: tuple) -> None:
+        """firmware.table: ADDR, where a hand-linked firmware has its .resource_table."""
+        addr = dom.firmware.table = self.size(fp + ("table",), fw["table"], "address")
+        if addr % 8:
+            raise self.err(fp + ("table",), f"{addr:#x} is not 8-byte aligned (the table's "
+                           "entries are 32- and 64-bit words)",
+                           f"use {addr - addr % 8:#x} or {addr - addr % 8 + 8:#x}")
 
     def _trace_map(self, dom: Domain, tr: dict, tp: tuple) -> tuple:
         """trace: {size: SIZE, name: NAME}: a trace entry not named Zephyr_log.

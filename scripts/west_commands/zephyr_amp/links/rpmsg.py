@@ -394,8 +394,12 @@ def _reserve_pinned(placer: Placer, lk: RpmsgLink, need: tuple) -> None:
         placer._fixed(None, lk.base, 2 * need[1] + need[3], lk.path + ("base",),
                       f"link {lk.name}")
     elif lk.vring_bases is not None:
-        for base, size, path in _parts(placer.kind(lk), placer, lk):
-            placer._fixed(None, base, size, path, f"a part of link {lk.name}")
+        # the span of the parts is zephyr,ipc_shm: nothing else is allocated in it
+        parts = _parts(placer.kind(lk), placer, lk)
+        for base, size, path in parts:
+            placer._fixed(None, base, None, path, f"a part of link {lk.name}")
+        lo, hi = min(x[0] for x in parts), max(x[0] + x[1] for x in parts)
+        placer._fixed(None, lo, hi - lo, lk.path + ("vring", "base"), f"link {lk.name}")
 
 
 def _place_parts(kind, placer: Placer, lk: RpmsgLink) -> None:

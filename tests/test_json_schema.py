@@ -54,6 +54,8 @@ DESCRIPTIONS = {
     "domains[].firmware.memory": "tcm, ddr, or a board memory name.",
     "domains[].firmware.base": "Fixed base address (DDR firmware only); else allocated.",
     "domains[].firmware.size": "Size of the firmware carveout (default 1M).",
+    "domains[].firmware.table": "Fixed address of the resource table in the remote's view "
+                                "(default: the top of the firmware memory).",
     "domains[].trace": "Size of the trace buffer (RAM console read by Linux as trace0), "
                        "or {size, name}: name is the resource-table entry's (default "
                        "Zephyr_log).",
@@ -62,7 +64,8 @@ DESCRIPTIONS = {
     "domains[].carveouts[].size": "Carveout size.",
     "domains[].carveouts[].base": "Fixed base address; else allocated.",
     "domains[].carveouts[].memory": "Board memory to allocate it in.",
-    "domains[].carveouts[].dt-name": "Reserved-memory node name (default: name), e.g. memory.",
+    "domains[].carveouts[].dt-name": "Reserved-memory node name (default: name), e.g. memory; "
+                                     "lowercase, digits, '_' and '-'.",
     "domains[].carveouts[].in-table": "false: Linux maps it (memory-region), the resource "
                                       "table has no carveout entry for it.",
     "shared-memory": "Shared-memory pools that links can be placed in.",

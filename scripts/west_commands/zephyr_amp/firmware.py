@@ -141,8 +141,8 @@ def _fixed_table(placer: Placer, dom, dl, top: tuple, table_room: int, trace_roo
                              "give a higher address, or remove table")
         dl.sram = (dl.sram[0], dl.sram[1] - delta)
     else:
-        dl.extra_ram = [(n, v, s - delta if v + s == top_view else s)
-                        for n, v, s in dl.extra_ram]
+        ram = [(n, v, s - delta if v + s == top_view else s) for n, v, s in dl.extra_ram]
+        dl.extra_ram = [x for x in ram if x[2] > 0]
     shift = top_view - start
     return slot_base - shift, lambda off: {k: v - shift for k, v in views(off).items()}
 

@@ -346,7 +346,7 @@ class Importer:
         """A DDR memory-region beside TCM firmware: a carveout Linux maps that the
         resource table does not list (carveouts[].dt-name, in-table: false)."""
         name = _carveout_name(lfw)
-        if name is None or _DT_NAME.fullmatch(lfw.name) is None:
+        if name is None or model._DT_NAME.fullmatch(lfw.name) is None:
             self.res.losses.append(Note(
                 f"Linux reserves {lfw.title()} as the first memory-region of "
                 f"{s.remote.path} while Zephyr runs from TCM {sram.span()} ({sram.where})",
@@ -369,7 +369,7 @@ class Importer:
                 s.carveouts.append((r, r.name, True))
                 continue
             name = _carveout_name(r)
-            if name is None or _DT_NAME.fullmatch(r.name) is None:
+            if name is None or model._DT_NAME.fullmatch(r.name) is None:
                 self.res.losses.append(Note(
                     f"carveout {r.title()} of {s.remote.path}", r.where,
                     f"the node name '{r.name}' is not one a carveout's name or dt-name "
@@ -648,9 +648,6 @@ def _why(want, v, num_align, page):
     if want.size % page:
         return f"the buffer pool is a whole number of {page:#x}-byte pages"
     return "the buffers' reservation is at least the buffers Linux allocates"
-
-
-_DT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 def _carveout_name(r):

@@ -23,6 +23,7 @@ from .links.base import CheckContext
 from .source import Source, did_you_mean
 
 _RESERVED_CARVEOUT = re.compile(r"memory|r5f|vdev[0-9]+(buffer|vring[0-9]+)")
+_DT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}")
 _RESERVED_DT_NAME = re.compile(r"vdev[0-9]+(buffer|vring[0-9]+)")
 _TRACE_NAME = re.compile(r"[ !#-\[\]-~]{1,31}")     # printable, no '"' or '\\'
 TRACE_NAME = "Zephyr_log"
@@ -354,6 +355,11 @@ class Checker:
         """dt-name and in-table of a carveout (hand-written trees: memory@3ed00000)."""
         if "dt-name" in cv:
             c.dt_name = cv["dt-name"]
+            if not _DT_NAME.fullmatch(c.dt_name):
+                raise self.err(cp + ("dt-name",), f"{c.dt_name!r} is not a reserved-memory "
+                               "node name amp-config writes: 1 to 31 lowercase letters, "
+                               "digits, '_' and '-', starting with a letter (the unit "
+                               "address @<base> is added)", "e.g. memory")
             if _RESERVED_DT_NAME.fullmatch(c.dt_name):
                 raise self.err(cp + ("dt-name",), f"'{c.dt_name}' is a name Linux remoteproc "
                                "gives vrings and rpmsg buffers (vdevNvringM, vdevNbuffer)",

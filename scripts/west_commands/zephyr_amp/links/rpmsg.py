@@ -57,8 +57,10 @@ def rpmsg_only(ctx: CheckContext, ld: dict, p: tuple) -> None:
     for part in ("vring", "buffers"):
         for key in RPMSG_ONLY:
             if key in (ld.get(part) or {}):
+                article = "an" if ld["type"][:1] in "aeiou" else "a"
                 raise ctx.err(p + (part, key), f"'{key}' applies to the {part} of an rpmsg "
-                              f"link only; a {ld['type']} link places its {part} itself",
+                              f"link only; {article} {ld['type']} link places its {part} "
+                              "itself",
                               "remove it", of_key=True)
 
 
@@ -341,7 +343,7 @@ def _extensions(ctx: CheckContext, ld: dict, p: tuple, link: RpmsgLink) -> dict:
 def _reserve_size(ctx, path: tuple, value, need: int, page: int, what: str) -> int:
     n = ctx.size(path, value)
     if n < need:
-        raise ctx.err(path, f"{n:#x} bytes is less than the {need:#x} that {what} takes",
+        raise ctx.err(path, f"{n:#x} bytes is less than the {need:#x} needed for {what}",
                       f"use at least {need:#x}, or remove reserve")
     if n % page:
         raise ctx.err(path, f"{n:#x} is not a whole number of {page:#x}-byte pages "

@@ -281,6 +281,39 @@ def test_amp_import_pins_a_table_linked_elsewhere(tmp_path):
     assert again["resource_tables"] == lay["resource_tables"]
 
 
+def test_every_extension_at_once_round_trips_through_amp_import(tmp_path):
+    """TCM firmware with its table at a fixed address, a named trace, a DDR carveout
+    Linux maps without a table entry, a link pinned part by part with its buffers
+    first and a reserve: amp-config -> amp-import -> amp-config gives the same
+    regions and tables."""
+    for t in ("cpp", "dtc", "fdtoverlay"):
+        need_tool(t)
+    from conftest import ZEPHYR_DTS
+    need(ZEPHYR_DTS.is_dir(), f"Zephyr devicetree fixtures not found at {ZEPHYR_DTS}")
+    out, lay = generate(tmp_path, "    firmware: {table: 0x2e000}\n"
+                        "    trace: {size: 4K, name: rpu0_log}\n    carveouts:\n"
+                        "      - {name: fw_image, base: 0x3ed00000, size: 256K, "
+                        "dt-name: memory, in-table: false}\n",
+                        "    vring: {base: [0x3ed50000, 0x3ed44000]}\n"
+                        "    buffers: {base: 0x3ed40000, reserve: 16K}\n")
+    _a, _e, elf = table(out, lay, tmp_path)
+    yaml_out = tmp_path / "imported.yaml"
+    r = subprocess.run([sys.executable, str(IMPORT), str(out / "linux" / "amp.dtso"),
+                        str(out / "rpu0" / "amp.overlay"), str(elf), "--board", "kv260",
+                        "--zephyr-dts", str(ZEPHYR_DTS), "-o", str(yaml_out), "--name", "ext"],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "WARNING" not in r.stderr, r.stderr
+    text = yaml_out.read_text()
+    assert "dt-name: memory, in-table: false}" in text
+    assert 'trace: {size: 4K, name: "rpu0_log"}' in text
+    assert "base: [0x3ed50000, 0x3ed44000]" in text
+    again = config.configure(yaml_out).layout.to_json()
+    assert sorted(json.dumps(x, sort_keys=True) for x in again["regions"]) == \
+        sorted(json.dumps(x, sort_keys=True) for x in lay["regions"])
+    assert again["resource_tables"] == lay["resource_tables"]
+
+
 # -- bad inputs ------------------------------------------------------------------------
 
 # (file, line, column, message after "file:line:column: ")

@@ -345,7 +345,7 @@ class Importer:
     def _mapped_only(self, s, lfw, sram):
         """A DDR memory-region beside TCM firmware: a carveout Linux maps that the
         resource table does not list (carveouts[].dt-name, in-table: false)."""
-        name = _carveout_name(lfw)
+        name = _carveout_name(lfw, s.name)
         if name is None or model._DT_NAME.fullmatch(lfw.name) is None:
             self.res.losses.append(Note(
                 f"Linux reserves {lfw.title()} as the first memory-region of "
@@ -353,12 +353,9 @@ class Importer:
                 lfw.where, f"its node name '{lfw.name}' is not one a carveout's dt-name "
                 "takes (lowercase, digits, '_', '-')"))
             return
-        self.res.changes.append(Note(
-            f"{lfw.title()} of {s.remote.path} becomes carveout {name} (dt-name "
-            f"{lfw.name}, in-table: false): Zephyr runs from TCM {sram.span()} "
-            f"({sram.where}), Linux maps this DDR as well", lfw.where))
         s.fw_region = lfw
-        s.carveouts.append((lfw, name, False))
+        s.carveouts.append((lfw, name, False, f"Linux maps it; Zephyr runs from TCM "
+                            f"{sram.span()} ({sram.where})"))
 
     def _carveouts(self, s):
         for r in (s.remote.regions if s.remote else []):
@@ -366,16 +363,16 @@ class Importer:
                 continue
             if re.fullmatch(r"[a-z][a-z0-9_]*", r.name) and \
                     not model._RESERVED_CARVEOUT.fullmatch(r.name):
-                s.carveouts.append((r, r.name, True))
+                s.carveouts.append((r, r.name, True, None))
                 continue
-            name = _carveout_name(r)
+            name = _carveout_name(r, s.name)
             if name is None or model._DT_NAME.fullmatch(r.name) is None:
                 self.res.losses.append(Note(
                     f"carveout {r.title()} of {s.remote.path}", r.where,
                     f"the node name '{r.name}' is not one a carveout's name or dt-name "
                     "takes (lowercase, digits, '_', '-'; not vdevN...)"))
                 continue
-            s.carveouts.append((r, name, True))
+            s.carveouts.append((r, name, True, None))
 
     def _trace(self, s):
         tr = s.zephyr.region("zephyr,ram-console") if s.zephyr else None
@@ -478,7 +475,9 @@ class Importer:
         """(base, size) of the link's vrings and buffers as the inputs place them."""
         if "shm" in v:
             return v["shm"].base, v["shm"].size
-        return v["vring0"].base, v["buffer"].end - v["vring0"].base
+        parts = (v["vring0"], v["vring1"], v["buffer"])
+        lo = min(r.base for r in parts)
+        return lo, max(r.end for r in parts) - lo
 
     def _pools(self, force=False):
         """None: no pool (links allocated); else [(name, base, size, [link names])]."""
@@ -650,11 +649,13 @@ def _why(want, v, num_align, page):
     return "the buffers' reservation is at least the buffers Linux allocates"
 
 
-def _carveout_name(r):
+def _carveout_name(r, domain):
     """A carveout name for a reservation whose node name the format does not take
-    as one: its label, else its node name, made lowercase with '_' for others."""
+    as one: its label (less the <domain>_ amp-config puts before it), else its node
+    name, made lowercase with '_' for others."""
     for text in (r.label, r.name):
         name = re.sub(r"[^a-z0-9_]", "_", (text or "").lower())
+        name = name[len(domain) + 1:] if name.startswith(f"{domain}_") else name
         if re.fullmatch(r"[a-z][a-z0-9_]*", name) and \
                 not model._RESERVED_CARVEOUT.fullmatch(name):
             return name

@@ -103,11 +103,12 @@ def _domain(s):
         out.append(f"    trace: {fmt_size(s.trace)}    # {c['trace']}")
     if s.carveouts:
         out.append("    carveouts:")
-        for r, name, in_table in s.carveouts:
+        for r, name, in_table, why in s.carveouts:
             extra = f", dt-name: {r.name}" if name != r.name else ""
             extra += "" if in_table else ", in-table: false"
             out.append(f"      - {{name: {name}, base: {r.base:#x}, size: "
-                       f"{fmt_size(r.size)}{extra}}}    # {r.where}: {r.label or r.name}")
+                       f"{fmt_size(r.size)}{extra}}}    # {r.where}: {r.label or r.name}"
+                       + (f"; {why}" if why else ""))
     return out + [""]
 
 def _quoted(text):

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 -- the table of expected messages: one message, one line, as the user sees it
 """The system-format keys that hand-written setups need (docs/system-format.md).
 
 links[].vring.reserve, links[].buffers.reserve, links[].base, per-part
@@ -19,8 +20,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, need, need_tool
 
+from conftest import REPO, need, need_tool
 from zephyr_amp import config
 from zephyr_amp.errors import AmpError
 from zephyr_amp.readers import dts as dts_reader

@@ -72,7 +72,7 @@ CASES = [
     ('huge_number.yaml', 10, 11,
      'shared-memory[0].size: 0x100000000000000000 does not fit in 64 bits; use a size below 0x10000000000000000'),
     ('key_not_for_link_type.yaml', 16, 5,
-     "links[0].peers: 'peers' does not apply to a rpmsg link; keys of a rpmsg link: buffers, host, mailbox, remote, shm, vring"),
+     "links[0].peers: 'peers' does not apply to a rpmsg link; keys of a rpmsg link: base, buffers, host, mailbox, remote, shm, vring"),
     ('links_null.yaml', 9, 7,
      'links: expected a list, got nothing; give it a value or remove the key'),
     ('lockstep_core_taken.yaml', 12, 11,

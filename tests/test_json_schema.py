@@ -25,6 +25,13 @@ from zephyr_amp import model, source
 JSON_SCHEMA = REPO / "schema" / "system.schema.json"
 UPDATE = os.environ.get("AMP_UPDATE_GOLDEN", "") not in ("", "0")
 
+# Rules of type any (pykwalify has no union): their JSON Schema, by path.
+TRACE_MAP = {"type": "object", "additionalProperties": False, "required": ["size"]}
+ANY = {"domains[].trace": lambda: {"anyOf": [*SIZE["anyOf"], dict(TRACE_MAP, properties={
+    "size": dict(SIZE, description="Size of the trace buffer."),
+    "name": {"description": "Name of the trace entry (1 to 31 characters).",
+             "type": "string", "pattern": r'^[ !#-\[\]-~]{1,31}$'}})]}}
+
 # A size or address as parse_size() reads it: 4096, 0x4000, 64K, 1M, '4 KiB'.
 SIZE_PATTERN = (r"^\s*(0[xX][0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)\s*([kKmMgG]?)"
                 r"([iI]?[bB])?\s*$")
@@ -47,12 +54,20 @@ DESCRIPTIONS = {
     "domains[].firmware.memory": "tcm, ddr, or a board memory name.",
     "domains[].firmware.base": "Fixed base address (DDR firmware only); else allocated.",
     "domains[].firmware.size": "Size of the firmware carveout (default 1M).",
-    "domains[].trace": "Size of the trace buffer (RAM console read by Linux as trace0).",
+    "domains[].firmware.table": "Fixed address of the resource table in the remote's view "
+                                "(default: the top of the firmware memory).",
+    "domains[].trace": "Size of the trace buffer (RAM console read by Linux as trace0), "
+                       "or {size, name}: name is the resource-table entry's (default "
+                       "Zephyr_log).",
     "domains[].carveouts": "More memory the remote owns; each becomes a carveout entry.",
     "domains[].carveouts[].name": "Carveout name (resource table and devicetree).",
     "domains[].carveouts[].size": "Carveout size.",
     "domains[].carveouts[].base": "Fixed base address; else allocated.",
     "domains[].carveouts[].memory": "Board memory to allocate it in.",
+    "domains[].carveouts[].dt-name": "Reserved-memory node name (default: name), e.g. memory; "
+                                     "lowercase, digits, '_' and '-'.",
+    "domains[].carveouts[].in-table": "false: Linux maps it (memory-region), the resource "
+                                      "table has no carveout entry for it.",
     "shared-memory": "Shared-memory pools that links can be placed in.",
     "shared-memory[].name": "Pool name, referred to by links' shm.",
     "shared-memory[].memory": "Board memory (default: the first shared one).",
@@ -68,9 +83,18 @@ DESCRIPTIONS = {
     "links[].vring": "Vring shape of both vrings.",
     "links[].vring.num": "Descriptors per vring, a power of two (default 8).",
     "links[].vring.align": "Vring alignment, a power of two (default 16).",
+    "links[].vring.reserve": "rpmsg: bytes of each vdevNvringM reservation (whole pages, at "
+                             "least PAGE_ALIGN(vring_size(num, align))).",
+    "links[].vring.base": "rpmsg: [vring0 base, vring1 base], with buffers.base: the link "
+                          "pinned part by part.",
     "links[].buffers": "rpmsg buffer pool (default for a Linux host: min(2 num, 512) x 512).",
     "links[].buffers.count": "Number of rpmsg buffers.",
     "links[].buffers.size": "Bytes per rpmsg buffer (Linux: 512).",
+    "links[].buffers.reserve": "rpmsg: bytes of the vdevNbuffer reservation (whole pages, at "
+                               "least count x size).",
+    "links[].buffers.base": "rpmsg: base of vdevNbuffer, with vring.base.",
+    "links[].base": "rpmsg: fixed base of the link's vrings and buffers (no pool); else "
+                    "allocated.",
     "links[].driver": "virtio: the driver-side domain.",
     "links[].device": "virtio: the device-side domain.",
     "links[].transport": "virtio-mmio: native (QEMU's transports) or hvl (in shared memory).",
@@ -101,6 +125,8 @@ def _convert(rule, path, missing):
     kind = rule.get("type", "str")
     if kind == "scalar":
         out.update(SIZE)
+    elif kind == "any":
+        out.update(ANY[path]())
     elif kind == "map":
         props, required = {}, []
         for key, sub in (rule.get("mapping") or {}).items():

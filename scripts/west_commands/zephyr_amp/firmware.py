@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def table_shape(placer: Placer, dom: Domain) -> int:
     """Bytes of a remote's resource table: its carveouts, vdevs and trace."""
     vdevs = sum(placer.kind(lk).vdevs_for(lk, dom.name) for lk in placer.system.links)
-    return rsc_table_size(len(dom.carveouts), vdevs, 2, dom.trace)
+    return rsc_table_size(len(_in_table(dom.carveouts)), vdevs, 2, dom.trace)
 
 
 def _tcm_slot(placer: Placer, dom, dl, slot: int):
@@ -99,6 +99,9 @@ def place(placer: Placer, dom: Domain) -> None:
     place_slot = _tcm_slot if dom.firmware.memory == "tcm" else _ddr_slot
     slot_base, parent, views = place_slot(placer, dom, dl, slot)
     trace_room = align_up(dom.trace, 64)
+    if dom.firmware.table is not None:
+        slot_base, views = _fixed_table(placer, dom, dl, (slot_base, slot, views),
+                                        table_room, trace_room)
     space = placer.space(dom.name)
     if dom.trace:
         dl.trace = placer.add(Region(f"{dom.name}_trace", "trace", dom.name, slot_base,
@@ -109,6 +112,39 @@ def place(placer: Placer, dom: Domain) -> None:
                            views=views(trace_room), parent=parent, space=space,
                            origin=dom.path + ("firmware",)))
     dl.rsc_table = ResourceTable(dom.name, rt, rt.view(dom.name), table_size, [])
+
+
+def _fixed_table(placer: Placer, dom, dl, top: tuple, table_room: int, trace_room: int):
+    """firmware: {table: ADDR}: the slot moves down so that the table starts at ADDR
+    (the remote's view), the trace buffer right below it; zephyr,sram (or the RAM
+    range that ended at the slot) ends at the 4 KiB below the trace buffer.
+    -> (slot base, views) as place_slot gives them."""
+    slot_base, slot, views = top
+    path = dom.path + ("firmware", "table")
+    addr = dom.firmware.table
+    top_view = views(0).get(dom.name, slot_base)
+    start = addr - trace_room
+    region = next(r for r in dl.load_regions if r.base <= slot_base < r.end)
+    region_view = region.view(dom.name)
+    if not (region_view <= start and addr + table_room <= top_view + slot):
+        raise placer.err(path, f"the resource table at {addr:#x} ({table_room:#x} bytes"
+                         + (f", the {trace_room:#x}-byte trace buffer below it" if trace_room
+                            else "") + f") is not inside {region.name} "
+                         f"[{region_view:#x}, {top_view + slot:#x})",
+                         f"give an address between {region_view + trace_room:#x} and "
+                         f"{top_view + slot - table_room:#x}, or remove table")
+    delta = top_view - (start - start % SLOT_ALIGN)
+    if dl.sram and dl.sram[0] + dl.sram[1] == top_view:
+        if dl.sram[1] <= delta:
+            raise placer.err(path, f"the resource table at {addr:#x} leaves no zephyr,sram "
+                             f"below it (the firmware memory starts at {dl.sram[0]:#x})",
+                             "give a higher address, or remove table")
+        dl.sram = (dl.sram[0], dl.sram[1] - delta)
+    else:
+        ram = [(n, v, s - delta if v + s == top_view else s) for n, v, s in dl.extra_ram]
+        dl.extra_ram = [x for x in ram if x[2] > 0]
+    shift = top_view - start
+    return slot_base - shift, lambda off: {k: v - shift for k, v in views(off).items()}
 
 
 def entry_c_name(entry: str, name: str = "", index: int = 0) -> str:
@@ -128,8 +164,9 @@ def tables(placer: Placer) -> None:
             continue
         dom = dl.domain
         vdevs = [v for lk in placer.links for v in lk.vdevs(name)]
-        offset = HDR_SIZE + 4 * (len(dom.carveouts) + len(vdevs) + (1 if dom.trace else 0))
-        for cv, r in zip(dom.carveouts, dl.carveouts):
+        carveouts = [(cv, r) for cv, r in zip(dom.carveouts, dl.carveouts) if cv.in_table]
+        offset = HDR_SIZE + 4 * (len(carveouts) + len(vdevs) + (1 if dom.trace else 0))
+        for cv, r in carveouts:
             t.entries.append(Entry("carveout", offset, {
                 "da": r.view(name), "pa": r.base, "len": r.size, "flags": 0,
                 "reserved": 0, "name": cv.name}, entry_c_name("carveout", cv.name)))
@@ -143,9 +180,14 @@ def tables(placer: Placer) -> None:
         if dom.trace:
             t.entries.append(Entry("trace", offset, {
                 "da": dl.trace.view(name), "len": dl.trace.size, "reserved": 0,
-                "name": "Zephyr_log"}, entry_c_name("trace")))
+                "name": dom.trace_name or "Zephyr_log"}, entry_c_name("trace")))
             offset += TRACE_SIZE
         assert offset == t.size, (offset, t.size)
+
+
+def _in_table(carveouts: list) -> list:
+    """The carveouts with a resource-table entry (in-table: false ones have none)."""
+    return [cv for cv in carveouts if cv.in_table]
 
 
 def table_from_json(name: str, t: dict, regions: dict, links: list) -> ResourceTable:

@@ -17,27 +17,15 @@ and each change is a Change.
 """
 
 import re
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import facts as F
 from . import importer_yaml, model, virtio
 from . import layout as layout_mod
 from . import lint as lint_mod
 from .errors import AmpError, InputError
+from .importer_check import Checking, Note
 from .importer_yaml import num_align
-
-
-@dataclass
-class Note:
-    """A change (--prefer) or a loss (the format cannot express it)."""
-    what: str
-    where: F.Where
-    why: str = ""
-
-    def line(self) -> str:
-        return f"{self.where}: {self.what}" + (f" ({self.why})" if self.why else "")
 
 
 @dataclass
@@ -74,13 +62,14 @@ class Spec:
     comments: dict = field(default_factory=dict)
     firmware: dict = None
     trace: int = 0
+    trace_name: str = None                         # the table's, when not Zephyr_log
     carveouts: list = field(default_factory=list)
     vdevs: list = field(default_factory=list)      # [dict]
     fw_region: F.Region = None                     # the Linux reservation of its image
     devices: list = field(default_factory=list)    # [(link, device dict)] native virtio
 
 
-class Importer:
+class Importer(Checking):
     def __init__(self, facts, board, name, prefer=None, board_roots=()):
         self.facts, self.board, self.name = facts, board, name
         self.prefer, self.board_roots = prefer, board_roots
@@ -88,6 +77,7 @@ class Importer:
         self.res = Result()
         self.specs = []
         self.dropped = set()       # region paths of remotes a lock-step remote displaced
+        self.pin = False           # links pinned with base: (else allocated, or in pools)
 
     # -- public -------------------------------------------------------------
 
@@ -123,6 +113,10 @@ class Importer:
             pools = self._pools(force=True)
             res.text = self._yaml(pools)
             res.layout = self._lay_out(res.text)
+        if pools is None or self._misplaced(res.layout):
+            pools = self._pin_links()
+        if self._pin_tables(res.layout):
+            self._lay_out_tables(pools)
         self._compare(res.layout)
         self._unresolved()
         res.text = self._yaml(pools)
@@ -316,12 +310,7 @@ class Importer:
                     f"Zephyr's zephyr,sram {sram.span()} (TCM, {sram.where}) becomes that DDR",
                     lfw.where))
             else:
-                self.res.losses.append(Note(
-                    f"Linux reserves {lfw.title()} as the first memory-region of "
-                    f"{s.remote.path} while Zephyr runs from TCM {sram.span()} ({sram.where})",
-                    lfw.where, "firmware: is either TCM or one DDR region; a DDR "
-                    "memory-region beside TCM firmware needs carveouts[].dt-name and "
-                    "in-table: false (see docs/amp-import.md)"))
+                self._mapped_only(s, lfw, sram)
                 s.firmware = {"memory": "tcm"}
                 return
         if lfw:
@@ -341,19 +330,37 @@ class Importer:
             if sram is not None:
                 s.comments["firmware"] = f"{sram.where}: zephyr,sram is TCM"
 
+    def _mapped_only(self, s, lfw, sram):
+        """A DDR memory-region beside TCM firmware: a carveout Linux maps that the
+        resource table does not list (carveouts[].dt-name, in-table: false)."""
+        name = _carveout_name(lfw, s.name)
+        if name is None or model._DT_NAME.fullmatch(lfw.name) is None:
+            self.res.losses.append(Note(
+                f"Linux reserves {lfw.title()} as the first memory-region of "
+                f"{s.remote.path} while Zephyr runs from TCM {sram.span()} ({sram.where})",
+                lfw.where, f"its node name '{lfw.name}' is not one a carveout's dt-name "
+                "takes (lowercase, digits, '_', '-')"))
+            return
+        s.fw_region = lfw
+        s.carveouts.append((lfw, name, False, f"Linux maps it; Zephyr runs from TCM "
+                            f"{sram.span()} ({sram.where})"))
+
     def _carveouts(self, s):
         for r in (s.remote.regions if s.remote else []):
             if r.kind != "carveout":
                 continue
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", r.name) or \
-                    model._RESERVED_CARVEOUT.fullmatch(r.name):
+            if re.fullmatch(r"[a-z][a-z0-9_]*", r.name) and \
+                    not model._RESERVED_CARVEOUT.fullmatch(r.name):
+                s.carveouts.append((r, r.name, True, None))
+                continue
+            name = _carveout_name(r, s.name)
+            if name is None or model._DT_NAME.fullmatch(r.name) is None:
                 self.res.losses.append(Note(
                     f"carveout {r.title()} of {s.remote.path}", r.where,
-                    f"a carveout's name is its reserved-memory node name, and '{r.name}' is "
-                    "not one the format takes (lowercase, digits, '_'; not memory, r5f, "
-                    "vdevN...)"))
+                    f"the node name '{r.name}' is not one a carveout's name or dt-name "
+                    "takes (lowercase, digits, '_', '-'; not vdevN...)"))
                 continue
-            s.carveouts.append(r)
+            s.carveouts.append((r, name, True, None))
 
     def _trace(self, s):
         tr = s.zephyr.region("zephyr,ram-console") if s.zephyr else None
@@ -364,6 +371,12 @@ class Importer:
             t = s.elf.trace()
             s.trace = t.fields["len"]
             s.comments["trace"] = f"{t.where}: trace entry"
+        t = s.elf.trace() if s.elf else None
+        if t is not None and t.fields["name"] != model.TRACE_NAME and \
+                model._TRACE_NAME.fullmatch(t.fields["name"]):
+            s.trace_name = t.fields["name"]
+            s.comments["trace"] = s.comments.get("trace", "") + \
+                f"; {t.where}: the trace entry's name"
 
     def _vdevs(self, s):
         by = {}
@@ -450,7 +463,9 @@ class Importer:
         """(base, size) of the link's vrings and buffers as the inputs place them."""
         if "shm" in v:
             return v["shm"].base, v["shm"].size
-        return v["vring0"].base, v["buffer"].end - v["vring0"].base
+        parts = (v["vring0"], v["vring1"], v["buffer"])
+        lo = min(r.base for r in parts)
+        return lo, max(r.end for r in parts) - lo
 
     def _pools(self, force=False):
         """None: no pool (links allocated); else [(name, base, size, [link names])]."""
@@ -469,114 +484,31 @@ class Importer:
             p[0] = "ipc" if len(pools) == 1 else f"ipc{k}"
         return pools
 
+    def _pin_links(self):
+        """Pin every link with base: (or per-part bases) where the inputs put it: the
+        allocation amp-config happens to make today is no promise."""
+        self.pin = True
+        self.res.text = self._yaml(None)
+        self.res.layout = self._lay_out(self.res.text)
+        return None
+
     def _yaml(self, pools):
         return importer_yaml.system_text(self, pools)
 
     def _num_align(self, v):
         return num_align(v)
 
-    # -- checking the result --------------------------------------------------
-
-    def _lay_out(self, text):
-        with tempfile.TemporaryDirectory(prefix="amp-import-") as tmp:
-            path = Path(tmp) / f"{self.name}.yaml"
-            path.write_text(text)
-            try:
-                system = model.load_system(path, self.board_roots, display=f"{self.name}.yaml")
-                return layout_mod.place(system)
-            except InputError as e:
-                raise InputError(e.file, e.line, e.column, e.key,
-                                 f"the imported system does not fit board "
-                                 f"{self.board.name}: {e.what}", e.fix or
-                                 "check --board, or fix the inputs") from None
-
-    def _link_regions(self, lay, name):
-        lk = next((x for x in lay.links if x.link.name == name), None)
-        return lk.vdev if lk is not None else None
-
-    def _misplaced(self, lay):
-        for name, s, v in self.links():
-            vd = self._link_regions(lay, name)
-            base, _size = self._block(s, v)
-            if vd is None or vd.vrings[0].region.base != base:
-                return True
-        for s in self.specs:
-            fw = lay.region(f"{s.name}_fw")
-            if s.firmware and "base" in s.firmware and (fw is None or fw.base !=
-                                                        s.firmware["base"]):
-                return True
-        return False
-
-    def _compare(self, lay):
-        for name, s, v in self.links():
-            vd = self._link_regions(lay, name)
-            if vd is None:
-                continue
-            if "shm" in v:
-                shm = next(x.shm for x in lay.links if x.link.name == name)
-                if (shm.base, shm.size) != (v["shm"].base, v["shm"].size):
-                    self.res.losses.append(Note(
-                        f"zephyr,ipc_shm {v['shm'].span()} became {shm.span()}", v["shm"].where,
-                        "the format sizes a link's region from its vrings and buffers"))
-                continue
-            got = [vd.vrings[0].region, vd.vrings[1].region, vd.buffers]
-            for want, r in zip((v["vring0"], v["vring1"], v["buffer"]), got):
-                if (want.base, want.size) != (r.base, r.size):
-                    self.res.losses.append(Note(
-                        f"{want.name} of {s.remote.path}: the inputs reserve "
-                        f"{want.span()}, the system gives {r.span()}", want.where,
-                        _why(want, v, self._num_align(v), self.page)))
-        for s in self.specs:
-            fw = s.firmware or {}
-            r = lay.region(f"{s.name}_fw")
-            if "base" in fw and (r is None or (r.base, r.size) != (fw["base"], fw["size"])):
-                self.res.losses.append(Note(
-                    f"firmware of {s.name}: {F.span(fw['base'], fw['size'])} became "
-                    f"{r.span() if r else 'TCM'}",
-                    s.remote.where if s.remote else F.Where(s.zephyr.name)))
-            if s.elf is not None:
-                self._compare_table(s, lay.domains[s.name].rsc_table)
-
-    def _compare_table(self, s, table):
-        """What the firmware's .resource_table says that the layout decides itself."""
-        e = s.elf
-        if table is None or e.table is None:
-            return
-        if e.table.base != table.address:
-            self.res.losses.append(Note(
-                f"the firmware's .resource_table is at {e.table.base:#x}, the system puts "
-                f"it at {table.address:#x}", e.table.where, "the layout places the table at "
-                "the top of the firmware memory; a fixed address needs firmware: "
-                "{table: ADDR}"))
-        trace = e.trace()
-        if trace is not None and trace.fields["name"] != "Zephyr_log":
-            self.res.losses.append(Note(
-                f"the trace buffer is named '{trace.fields['name']}'", trace.where,
-                "the generated table names it Zephyr_log; another name needs trace: "
-                "{size: SIZE, name: NAME}"))
-        mine = [x for x in table.entries if x.type == "vdev"]
-        for got, want in zip(e.vdevs(), mine):
-            ids = [got.fields["notifyid"]] + [v["notifyid"] for v in got.vrings]
-            new = [want.fields["notifyid"]] + [v.notifyid for v in want.vdev.vrings]
-            if ids != new:
-                self.res.losses.append(Note(
-                    f"notify IDs (vdev, vrings) {ids} become {new}", got.where,
-                    "the layout numbers vrings 2k, 2k+1 and vdevs after them"))
-
-
-def _why(want, v, num_align, page):
-    num, align = num_align
-    if want.kind == "vring":
-        derived = layout_mod.align_up(layout_mod.vring_size(num, align), page)
-        if want.size != derived:
-            return (f"the format derives a vring's reservation from num and align: "
-                    f"PAGE_ALIGN(vring_size({num}, {align})) = {derived:#x}; a larger "
-                    "reservation needs vring: {reserve: SIZE}")
-        return ("the format places vring1 right after vring0 and the buffers after "
-                "vring1; other addresses need per-vring base:")
-    if want.size % page:
-        return f"the buffer pool is a whole number of {page:#x}-byte pages"
-    return "the format places the buffers right after vring1, and vring1 moved"
+def _carveout_name(r, domain):
+    """A carveout name for a reservation whose node name the format does not take
+    as one: its label (less the <domain>_ amp-config puts before it), else its node
+    name, made lowercase with '_' for others."""
+    for text in (r.label, r.name):
+        name = re.sub(r"[^a-z0-9_]", "_", (text or "").lower())
+        name = name[len(domain) + 1:] if name.startswith(f"{domain}_") else name
+        if re.fullmatch(r"[a-z][a-z0-9_]*", name) and \
+                not model._RESERVED_CARVEOUT.fullmatch(name):
+            return name
+    return None
 
 
 def _covered(region, banks):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import facts as F
 from . import layout as layout_mod
+from .links.rpmsg import MAX_RPMSG_NUM_BUFS
 from .links.rpmsg import buffer_count as rpmsg_buffer_count
 
 RPMSG_BUF = 512
@@ -93,26 +94,72 @@ def _domain(s):
             (f"    # {c['firmware']}" if "firmware" in c else "")]
     if "base" in fw:
         out += [f"      base: {fw['base']:#x}", f"      size: {fmt_size(fw['size'])}"]
-    if s.trace:
+    if "table" in fw:
+        out.append(f"      table: {fw['table']:#x}    # {c['table']}")
+    if s.trace and s.trace_name:
+        out.append(f"    trace: {{size: {fmt_size(s.trace)}, name: {_quoted(s.trace_name)}}}"
+                   f"    # {c['trace']}")
+    elif s.trace:
         out.append(f"    trace: {fmt_size(s.trace)}    # {c['trace']}")
     if s.carveouts:
         out.append("    carveouts:")
-        for r in s.carveouts:
-            out.append(f"      - {{name: {r.name}, base: {r.base:#x}, size: "
-                       f"{fmt_size(r.size)}}}    # {r.where}: {r.label or r.name}")
+        for r, name, in_table, why in s.carveouts:
+            extra = f", dt-name: {r.name}" if name != r.name else ""
+            extra += "" if in_table else ", in-table: false"
+            out.append(f"      - {{name: {name}, base: {r.base:#x}, size: "
+                       f"{fmt_size(r.size)}{extra}}}    # {r.where}: {r.label or r.name}"
+                       + (f"; {why}" if why else ""))
     return out + [""]
+
+def _quoted(text):
+    """A YAML double-quoted scalar (trace names are printable ASCII without '"' or '\\')."""
+    return f'"{text}"'
+
 
 def _need(page, v):
     num, align = num_align(v)
-    valloc = layout_mod.align_up(layout_mod.vring_size(num, align), page)
+    valloc = vring_reserve(page, v) or \
+        layout_mod.align_up(layout_mod.vring_size(num, align), page)
     return 2 * valloc + _buffer_bytes(page, v, num)
 
 def _buffer_bytes(page, v, num):
+    reserve = buffer_reserve(page, v)
+    if reserve:
+        return reserve
     count = buffer_count(page, v, num)
     return layout_mod.align_up((count or rpmsg_buffer_count(num)) * RPMSG_BUF,
                                page)
 
+def vring_reserve(page, v):
+    """vring: {reserve: SIZE} when both vdevNvringM are larger than the derived
+    PAGE_ALIGN(vring_size(num, align)) and whole pages; else None."""
+    if "vring0" not in v:
+        return None
+    num, align = num_align(v)
+    size = v["vring0"].size
+    derived = layout_mod.align_up(layout_mod.vring_size(num, align), page)
+    if size != v["vring1"].size or size <= derived or size % page:
+        return None
+    return size
+
+def buffer_reserve(page, v):
+    """buffers: {reserve: SIZE} when vdevNbuffer (or what zephyr,ipc_shm leaves after
+    the vrings) holds more than the most buffers Linux takes (MAX_RPMSG_NUM_BUFS), or
+    not a whole number of them; else None."""
+    size = v["buffer"].size if "buffer" in v else 0
+    if "shm" in v:
+        num, align = num_align(v)
+        size = v["shm"].size - 2 * layout_mod.align_up(layout_mod.vring_size(num, align),
+                                                       page)
+    if not size or size % page:
+        return None
+    if size // RPMSG_BUF > MAX_RPMSG_NUM_BUFS or size % RPMSG_BUF:
+        return size
+    return None
+
 def buffer_count(page, v, num):
+    if buffer_reserve(page, v):
+        return None
     if "buffer" in v:
         count = v["buffer"].size // RPMSG_BUF
     else:
@@ -124,22 +171,68 @@ def buffer_count(page, v, num):
 def _link(imp, name, s, v, pool):
     num, align = num_align(v)
     out = [f"  - name: {name}", "    type: rpmsg", "    host: linux", f"    remote: {s.name}"]
+    parts = pinned_parts(imp, v) if not pool else None
     if pool:
         out.append(f"    shm: {pool}")
-    elif "vring0" in v:
+    elif parts is None and "vring0" in v and imp.pin:
+        r = v["vring0"]
+        out.append(f"    base: {r.base:#x}    # {r.where}: {r.name}@{r.base:x}")
+    elif "shm" in v and imp.pin:
+        r = v["shm"]
+        out.append(f"    base: {r.base:#x}    # {r.where}: zephyr,ipc_shm {r.name}@{r.base:x}")
+    elif "vring0" in v and not imp.pin:
         r = v["vring0"]
         out.append(f"    # {r.name} at {r.base:#x} ({r.where}): where amp-config allocates "
-                   "it; a link's base is pinned only through a shared-memory pool (which "
-                   "adds a pool region)")
+                   "it")
     src = f"    # {v['src']}: resource table" if v.get("src") else \
         "    # not in the inputs (no firmware ELF): the defaults"
-    out.append(f"    vring: {{num: {num}, align: {align}}}{src}")
+    extra = ""
+    reserve = vring_reserve(imp.page, v)
+    if reserve:
+        extra += f", reserve: {fmt_size(reserve)}"
+    if parts:
+        extra += f", base: [{parts[0]:#x}, {parts[1]:#x}]"
+    out.append(f"    vring: {{num: {num}, align: {align}{extra}}}{src}")
+    if reserve:
+        r = v["vring0"]
+        out.append(f"    # vring reserve: {r.where}: {r.name} is {F.size_text(r.size)}, more "
+                   "than the vrings take")
+    out += _buffers(imp, v, num, parts)
+    return out + [""]
+
+
+def pinned_parts(imp, v):
+    """(vring0, vring1, buffer) bases when the link is pinned part by part: its parts
+    are not vring0, vring1, buffer one after the other. None: one base pins it."""
+    if not imp.pin or "vring0" not in v:
+        return None
+    num, align = num_align(v)
+    valloc = vring_reserve(imp.page, v) or \
+        layout_mod.align_up(layout_mod.vring_size(num, align), imp.page)
+    r0, r1, b = v["vring0"], v["vring1"], v["buffer"]
+    if r1.base == r0.base + valloc and b.base == r1.base + valloc:
+        return None
+    return r0.base, r1.base, b.base
+
+
+def _buffers(imp, v, num, parts):
+    b = v.get("buffer") or v.get("shm")
+    keys, why = [], []
     count = buffer_count(imp.page, v, num)
     if count is not None:
-        b = v.get("buffer") or v["shm"]
-        out.append(f"    buffers: {{count: {count}}}    # {b.where}: {b.name} is "
-                   f"{F.size_text(b.size)}, {count} x {RPMSG_BUF}")
-    return out + [""]
+        keys.append(f"count: {count}")
+        why.append(f"{b.name} is {F.size_text(b.size)}, {count} x {RPMSG_BUF}")
+    reserve = buffer_reserve(imp.page, v)
+    if reserve:
+        keys.append(f"reserve: {fmt_size(reserve)}")
+        why.append(f"{b.name} is {F.size_text(b.size)}, more than the "
+                   f"{rpmsg_buffer_count(num)} x {RPMSG_BUF} Linux takes")
+    if parts:
+        keys.append(f"base: {parts[2]:#x}")
+        why.append(f"{b.name}@{b.base:x}")
+    if not keys:
+        return []
+    return [f"    buffers: {{{', '.join(keys)}}}    # {b.where}: {'; '.join(why)}"]
 
 
 def write_atomic(path, text) -> None:

@@ -466,6 +466,8 @@ class Placer:
                 size = pool.size if pool.size is not None else self.auto_pool_size(pool)
                 self._fixed(pool.memory, pool.base, size, pool.path + ("base",),
                             f"shared memory {pool.name}")
+        for lk in self.system.links:
+            self.kind(lk).reserve(self, lk)
 
     def auto_pool_size(self, pool: Pool) -> int:
         """Size of a pool the YAML gives no size: what the links in it need, or what the
@@ -496,7 +498,7 @@ class Placer:
             base = cv.base if cv.base is not None else self.alloc(
                 mem, size, REGION_ALIGN, cv.path, f"carveout {cv.name}")
             r = self.add(Region(f"{dom.name}_{cv.name}", "carveout", dom.name, base, size,
-                                users=[dom.name], origin=cv.path, dt_name=cv.name,
+                                users=[dom.name], origin=cv.path, dt_name=cv.dt_name or cv.name,
                                 space=self.space(dom.name)))
             dl.carveouts.append(r)
             dl.load_regions.append(r)

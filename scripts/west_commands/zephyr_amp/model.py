@@ -24,6 +24,10 @@ from .links.base import CheckContext
 from .source import Source, did_you_mean
 
 _RESERVED_CARVEOUT = re.compile(r"memory|r5f|vdev[0-9]+(buffer|vring[0-9]+)")
+_DT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}")
+_RESERVED_DT_NAME = re.compile(r"vdev[0-9]+(buffer|vring[0-9]+)")
+_TRACE_NAME = re.compile(r"[ !#-\[\]-~]{1,31}")     # printable, no '"' or '\\'
+TRACE_NAME = "Zephyr_log"
 LOCKSTEP_DEFAULT = "a domain without mode: is lockstep and takes both cores"
 
 
@@ -32,6 +36,7 @@ class Firmware:
     memory: str            # "tcm", "ddr" or a board memory name
     base: int = None
     size: int = None
+    table: int = None      # the resource table's address in the remote's view (fixed)
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Carveout:
     base: int = None
     memory: str = None
     path: tuple = ()
+    dt_name: str = None      # the reserved-memory node name (default: name)
+    in_table: bool = True    # False: Linux maps it (memory-region), no table entry
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Domain:
     trace: int = 0
     carveouts: list = field(default_factory=list)
     cluster: object = None       # boards.Cluster or None
+    trace_name: str = None       # the trace entry's name (default Zephyr_log)
     arch: str = None
     path: tuple = ()
 
@@ -276,6 +284,8 @@ class Checker:
             if dom.firmware.size == 0:
                 raise self.err(fp + ("size",), "firmware size is 0",
                                "give the room the image needs, e.g. 1M")
+        if "table" in fw:
+            self._fixed_table(dom, fw, fp)
         if memory == "tcm" and ("base" in fw or "size" in fw):
             raise self.err(fp + ("base" if "base" in fw else "size",),
                            "TCM firmware uses the TCM banks of its mode",
@@ -284,9 +294,12 @@ class Checker:
     def _trace(self, dom: Domain, dd: dict, p: tuple) -> None:
         if "trace" not in dd:
             return
-        dom.trace = self.size(p + ("trace",), dd["trace"])
+        value, vp = dd["trace"], p + ("trace",)
+        if isinstance(value, dict):
+            value, vp = self._trace_map(dom, value, vp)
+        dom.trace = self.size(vp, value)
         if dom.trace == 0:
-            raise self.err(p + ("trace",), "a trace buffer of 0 bytes is ignored by "
+            raise self.err(vp, "a trace buffer of 0 bytes is ignored by "
                            "both loaders", "give a size such as 4K, or remove trace")
         if dom.os != "zephyr":
             raise self.err(p + ("trace",), "only a remote Zephyr domain has a trace "
@@ -311,12 +324,54 @@ class Checker:
                 raise self.err(cp + ("size",), "carveout size is 0", "give its size")
             if "base" in cv:
                 c.base = self.size(cp + ("base",), cv["base"], "address")
+            self._carveout_extensions(c, cv, cp)
             c.memory = cv.get("memory")
             if c.memory and not board.memory_named(c.memory):
                 raise self.err(cp + ("memory",), f"unknown memory '{c.memory}'",
                                did_you_mean(c.memory, [m.name for m in board.memory]) or
                                "use one of: " + ", ".join(m.name for m in board.memory))
             dom.carveouts.append(c)
+
+    def _fixed_table(self, dom: Domain, fw: dict, fp: tuple) -> None:
+        """firmware.table: ADDR, where a hand-linked firmware has its .resource_table."""
+        addr = dom.firmware.table = self.size(fp + ("table",), fw["table"], "address")
+        if addr % 8:
+            raise self.err(fp + ("table",), f"{addr:#x} is not 8-byte aligned (the table's "
+                           "entries are 32- and 64-bit words)",
+                           f"use {addr - addr % 8:#x} or {addr - addr % 8 + 8:#x}")
+
+    def _trace_map(self, dom: Domain, tr: dict, tp: tuple) -> tuple:
+        """trace: {size: SIZE, name: NAME}: a trace entry not named Zephyr_log.
+        -> (the size's value, its path)"""
+        for key in tr:
+            if key not in ("size", "name"):
+                raise self.err(tp + (key,), f"unknown key '{key}' in trace",
+                               did_you_mean(key, ["size", "name"]) or
+                               "trace: {size: SIZE, name: NAME}", of_key=True)
+        if "size" not in tr:
+            raise self.err(tp, "trace: {...} needs a size", "add size: 4K")
+        name = tr.get("name", TRACE_NAME)
+        if not isinstance(name, str) or not _TRACE_NAME.fullmatch(name):
+            raise self.err(tp + ("name",), f"{name!r} is not a resource-table entry name "
+                           "(1 to 31 printable ASCII characters, no quote or backslash: "
+                           "the entry's name is char[32])", f"use e.g. {TRACE_NAME}")
+        dom.trace_name = name if name != TRACE_NAME else None
+        return tr["size"], tp + ("size",)
+
+    def _carveout_extensions(self, c: Carveout, cv: dict, cp: tuple) -> None:
+        """dt-name and in-table of a carveout (hand-written trees: memory@3ed00000)."""
+        if "dt-name" in cv:
+            c.dt_name = cv["dt-name"]
+            if not _DT_NAME.fullmatch(c.dt_name):
+                raise self.err(cp + ("dt-name",), f"{c.dt_name!r} is not a reserved-memory "
+                               "node name amp-config writes: 1 to 31 lowercase letters, "
+                               "digits, '_' and '-', starting with a letter (the unit "
+                               "address @<base> is added)", "e.g. memory")
+            if _RESERVED_DT_NAME.fullmatch(c.dt_name):
+                raise self.err(cp + ("dt-name",), f"'{c.dt_name}' is a name Linux remoteproc "
+                               "gives vrings and rpmsg buffers (vdevNvringM, vdevNbuffer)",
+                               "give the node another name")
+        c.in_table = cv.get("in-table", True)
 
     # -- shared memory -----------------------------------------------------
 

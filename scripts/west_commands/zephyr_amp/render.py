@@ -265,7 +265,8 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
         own = []
         for r in rdl.load_regions:
             if r.kind in ("firmware", "carveout"):
-                label = f"{rname}_{r.dt_name}"
+                # a carveout's label is its region name: dt-name may repeat a node name
+                label = f"{rname}_{r.dt_name}" if r.kind == "firmware" else r.name
                 reserved.append(LinuxNode(label, r.dt_name, r.base, r.size,
                                           f"{r.kind} of {rname}"))
                 own.append(label)

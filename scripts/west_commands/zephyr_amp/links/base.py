@@ -216,6 +216,9 @@ class LinkKind:
         """takes_shm_whole kinds: the size of the pool it needs."""
         raise NotImplementedError
 
+    def reserve(self, placer: Placer, link: LinkRecord) -> None:
+        """Before anything is allocated: reserve the ranges the YAML pins (base:)."""
+
     def place(self, placer: Placer, link: LinkRecord) -> None:
         """Place a link that is not inside a shared pool."""
 

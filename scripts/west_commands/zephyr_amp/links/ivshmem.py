@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..layout import RUN_DIR, LinkLayout, Queue, Region, align_up, run_path, vring_size
 from .base import Block, Define, Kconfig, LinkKind, LinkRecord, Run, Zephyr, is_pow2, pow2_at_least
-from .rpmsg import BUFFERS, VRING, buffer_count
+from .rpmsg import BUFFERS, VRING, buffer_count, rpmsg_only
 from .virtio_mmio import cname
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class Ivshmem(LinkKind):
 
     def check(self, ctx: CheckContext, ld: dict, p: tuple) -> IvshmemLink:
         f = ctx.common(ld, p)
+        rpmsg_only(ctx, ld, p)
         board = ctx.board
         for role in ("host", "remote"):
             if role not in f:

@@ -42,8 +42,26 @@ def buffer_count(num: int) -> int:
     return min(2 * num, MAX_RPMSG_NUM_BUFS)
 
 
-VRING = {"type": "map", "mapping": {"num": {"type": "int"}, "align": {"type": "scalar"}}}
-BUFFERS = {"type": "map", "mapping": {"count": {"type": "int"}, "size": {"type": "scalar"}}}
+# vring and buffers are one rule for every kind that takes them (the links mapping
+# is their union); reserve and base are rpmsg's: other kinds refuse them (rpmsg_only)
+VRING = {"type": "map", "mapping": {"num": {"type": "int"}, "align": {"type": "scalar"},
+                                    "reserve": {"type": "scalar"},
+                                    "base": {"type": "seq", "sequence": [{"type": "scalar"}]}}}
+BUFFERS = {"type": "map", "mapping": {"count": {"type": "int"}, "size": {"type": "scalar"},
+                                      "reserve": {"type": "scalar"}, "base": {"type": "scalar"}}}
+RPMSG_ONLY = ("reserve", "base")
+
+
+def rpmsg_only(ctx: CheckContext, ld: dict, p: tuple) -> None:
+    """Refuse vring/buffers keys that only an rpmsg link's placement honours."""
+    for part in ("vring", "buffers"):
+        for key in RPMSG_ONLY:
+            if key in (ld.get(part) or {}):
+                article = "an" if ld["type"][:1] in "aeiou" else "a"
+                raise ctx.err(p + (part, key), f"'{key}' applies to the {part} of an rpmsg "
+                              f"link only; {article} {ld['type']} link places its {part} "
+                              "itself",
+                              "remove it", of_key=True)
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,11 @@ class RpmsgLink(LinkRecord):
     vring_align: int = 16
     buffer_count: Optional[int] = None     # None: derived (buffer_count(vring_num))
     buffer_size: int = 512
+    vring_reserve: Optional[int] = None    # bytes of each vdevNvringM (None: derived)
+    buffer_reserve: Optional[int] = None   # bytes of vdevNbuffer (None: derived)
+    base: Optional[int] = None             # the link pinned without a pool
+    vring_bases: Optional[tuple] = None    # (vring0, vring1) pinned one by one
+    buffer_base: Optional[int] = None
 
 
 @dataclass
@@ -94,7 +117,8 @@ class RpmsgLinkLayout(LinkLayout):
 class Rpmsg(LinkKind):
     type = "rpmsg"
     schema = {"host": {"type": "str"}, "remote": {"type": "str"}, "shm": {"type": "str"},
-              "mailbox": {"type": "str"}, "vring": VRING, "buffers": BUFFERS}
+              "mailbox": {"type": "str"}, "vring": VRING, "buffers": BUFFERS,
+              "base": {"type": "scalar"}}
     phase = 10
     order = 10
     layout_class = RpmsgLinkLayout
@@ -130,7 +154,8 @@ class Rpmsg(LinkKind):
         if mailbox is None and board.mailboxes:
             raise ctx.err(p, f"board {board.name} has no mailbox between "
                           f"{remote.core} and {host.name}", "name one with mailbox:")
-        return replace(link, mailbox=mailbox)
+        link = replace(link, mailbox=mailbox)
+        return replace(link, **_extensions(ctx, ld, p, link))
 
     def _check_linux_host(self, ctx, link: RpmsgLink, host, p: tuple) -> None:
         if host.os != "linux":
@@ -155,17 +180,23 @@ class Rpmsg(LinkKind):
         aligned, as Linux remoteproc allocates whole pages."""
         vsize = vring_size(lk.vring_num, lk.vring_align)
         count = lk.buffer_count or buffer_count(lk.vring_num)
-        return (vsize, align_up(vsize, placer.page), count,
-                align_up(count * lk.buffer_size, placer.page))
+        return (vsize, lk.vring_reserve or align_up(vsize, placer.page), count,
+                lk.buffer_reserve or align_up(count * lk.buffer_size, placer.page))
 
     def shm_need(self, placer: Placer, lk: RpmsgLink) -> int:
         _, vr_alloc, _, buf = self.need(placer, lk)
         return 2 * vr_alloc + buf
 
+    def reserve(self, placer: Placer, lk: RpmsgLink) -> None:
+        _reserve_pinned(placer, lk, self.need(placer, lk))
+
     def place(self, placer: Placer, lk: RpmsgLink) -> None:
+        if lk.vring_bases is not None:
+            return _place_parts(self, placer, lk)
         mem = placer.memory_for(None, lk.path)
-        base = placer.alloc(mem, self.shm_need(placer, lk), REGION_ALIGN, lk.path,
-                            f"the vrings and buffers of {lk.name}")
+        base = lk.base if lk.base is not None else placer.alloc(
+            mem, self.shm_need(placer, lk), REGION_ALIGN, lk.path,
+            f"the vrings and buffers of {lk.name}")
         self.place_in_pool(placer, lk, base, None)
 
     def place_in_pool(self, placer: Placer, lk: RpmsgLink, base: int, pool: Optional[str]) -> int:
@@ -280,6 +311,126 @@ class Rpmsg(LinkKind):
                 labels.append(f"{rname}_{vr.name}")
             out.remotes.append(LinuxRemote(rname, tuple(labels), tuple(nodes), lk.mailbox))
         return out
+
+
+# -- the format extensions: reservations and pinned bases (docs/system-format.md) ----
+
+def _extensions(ctx: CheckContext, ld: dict, p: tuple, link: RpmsgLink) -> dict:
+    """vring.reserve, buffers.reserve, base, vring.base, buffers.base -> record fields."""
+    page = ctx.board.page_size
+    vring, buffers = ld.get("vring") or {}, ld.get("buffers") or {}
+    out = {}
+    if "reserve" in vring:
+        vp = p + ("vring", "reserve")
+        need = align_up(vring_size(link.vring_num, link.vring_align), page)
+        out["vring_reserve"] = _reserve_size(ctx, vp, vring["reserve"], need, page,
+                                             f"a {link.vring_num}-entry vring with align "
+                                             f"{link.vring_align} (PAGE_ALIGN(vring_size))")
+    if "reserve" in buffers:
+        count = link.buffer_count or buffer_count(link.vring_num)
+        out["buffer_reserve"] = _reserve_size(
+            ctx, p + ("buffers", "reserve"), buffers["reserve"],
+            align_up(count * link.buffer_size, page), page,
+            f"{count} buffers of {link.buffer_size} bytes")
+    pinned = [k for k, d in (("vring", vring), ("buffers", buffers)) if "base" in d]
+    if "base" in ld:
+        out["base"] = _pinned_base(ctx, p + ("base",), ld["base"], page, link)
+    if pinned:
+        out.update(_part_bases(ctx, ld, p, pinned, page, link))
+    return out
+
+
+def _reserve_size(ctx, path: tuple, value, need: int, page: int, what: str) -> int:
+    n = ctx.size(path, value)
+    if n < need:
+        raise ctx.err(path, f"{n:#x} bytes is less than the {need:#x} needed for {what}",
+                      f"use at least {need:#x}, or remove reserve")
+    if n % page:
+        raise ctx.err(path, f"{n:#x} is not a whole number of {page:#x}-byte pages "
+                      "(Linux remoteproc maps whole pages)", f"use {align_up(n, page):#x}")
+    return n
+
+
+def _pinned_base(ctx, path: tuple, value, page: int, link: RpmsgLink) -> int:
+    base = ctx.size(path, value, "address")
+    if link.shm is not None:
+        raise ctx.err(path, f"the link is in shared memory {link.shm}, whose base places it",
+                      "remove base, or remove shm to pin the link itself", of_key=True)
+    if base % page:
+        raise ctx.err(path, f"{base:#x} is not aligned to the {page:#x}-byte page",
+                      f"use {align_up(base, page):#x}")
+    return base
+
+
+def _part_bases(ctx, ld: dict, p: tuple, pinned: list, page: int, link: RpmsgLink) -> dict:
+    """vring: {base: [A, B]} and buffers: {base: C}: all three, and no link base."""
+    if len(pinned) == 1 or "base" in ld:
+        key = pinned[0] if len(pinned) == 1 else "base"
+        raise ctx.err(p + (key, "base") if key != "base" else p + ("base",),
+                      "the parts of a link are pinned all or none: vring: {base: [A, B]} "
+                      "with buffers: {base: C}", "give both, or one link base: instead",
+                      of_key=True)
+    bases = ld["vring"]["base"]
+    vp = p + ("vring", "base")
+    if len(bases) != 2:
+        raise ctx.err(vp, f"{len(bases)} vring bases; an rpmsg vdev has two vrings",
+                      "give [vring0 base, vring1 base]")
+    out = {"vring_bases": tuple(_pinned_base(ctx, vp + (j,), b, page, link)
+                                for j, b in enumerate(bases)),
+           "buffer_base": _pinned_base(ctx, p + ("buffers", "base"), ld["buffers"]["base"],
+                                       page, link)}
+    return out
+
+
+def _parts(kind, placer: Placer, lk: RpmsgLink) -> list:
+    """[(base, size, YAML path)] of vring0, vring1, buffers of a link pinned part by part."""
+    _, vr_alloc, _, buf = kind.need(placer, lk)
+    return [(lk.vring_bases[0], vr_alloc, lk.path + ("vring", "base", 0)),
+            (lk.vring_bases[1], vr_alloc, lk.path + ("vring", "base", 1)),
+            (lk.buffer_base, buf, lk.path + ("buffers", "base"))]
+
+
+def _reserve_pinned(placer: Placer, lk: RpmsgLink, need: tuple) -> None:
+    """Reserve a pinned link's ranges before anything is allocated."""
+    if lk.base is not None:
+        placer._fixed(None, lk.base, 2 * need[1] + need[3], lk.path + ("base",),
+                      f"link {lk.name}")
+    elif lk.vring_bases is not None:
+        # the span of the parts is zephyr,ipc_shm: nothing else is allocated in it
+        parts = _parts(placer.kind(lk), placer, lk)
+        for base, size, path in parts:
+            placer._fixed(None, base, None, path, f"a part of link {lk.name}")
+        lo, hi = min(x[0] for x in parts), max(x[0] + x[1] for x in parts)
+        placer._fixed(None, lo, hi - lo, lk.path + ("vring", "base"), f"link {lk.name}")
+
+
+def _place_parts(kind, placer: Placer, lk: RpmsgLink) -> None:
+    """A link pinned part by part: its shm region (zephyr,ipc_shm) spans them all."""
+    vr, vr_alloc, count, _ = kind.need(placer, lk)
+    parts = _parts(kind, placer, lk)
+    for a, b in zip(sorted(parts), sorted(parts)[1:]):
+        if a[0] + a[1] > b[0]:
+            raise placer.err(b[2], f"[{b[0]:#x}, {b[0] + b[1]:#x}) overlaps another part "
+                             f"of {lk.name} [{a[0]:#x}, {a[0] + a[1]:#x})",
+                             f"start it at {a[0] + a[1]:#x} or later")
+    lo, hi = min(x[0] for x in parts), max(x[0] + x[1] for x in parts)
+    users = [lk.host, lk.remote]
+    shm = placer.add(Region(f"{lk.name}_shm", "shm", "shared", lo, hi - lo, users=users,
+                            link=lk.name, origin=lk.path))
+    vrings = []
+    for j in range(2):
+        r = placer.add(Region(f"{lk.name}_vring{j}", "vring", "shared", parts[j][0], vr_alloc,
+                              users=users, parent=shm.name, link=lk.name,
+                              origin=lk.path + ("vring",)))
+        kind._check_vring(placer, lk, j, r)
+        vrings.append(Vring(f"vring{j}", r, r.base, lk.vring_align, lk.vring_num, j, vr))
+    bufs = placer.add(Region(f"{lk.name}_buffers", "buffer", "shared", parts[2][0], parts[2][1],
+                             users=users, parent=shm.name, link=lk.name,
+                             origin=lk.path + ("buffers",)))
+    vdev = Vdev(0, lk.name, VIRTIO_ID_RPMSG, 0, VIRTIO_RPMSG_F_NS, vrings, bufs, count,
+                lk.buffer_size)
+    mailbox = next((m for m in placer.board.mailboxes if m.name == lk.mailbox), None)
+    placer.links.append(RpmsgLinkLayout(lk, shm, vdev, mailbox))
 
 
 def _own_mailbox(layout, lk, name: str):

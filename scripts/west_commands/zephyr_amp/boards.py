@@ -7,6 +7,7 @@ see boards/kv260.yaml.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -192,7 +193,9 @@ def known_boards(extra=()) -> list:
 def find_board_file(name: str, extra=()) -> Optional[Path]:
     for root in board_roots(extra):
         path = Path(root) / f"{name}.yaml"
-        if path.is_file():
+        # whatever is there: Source refuses a directory, FIFO or device at its path
+        # (is_file() skipped them, and the bundled board of that name was used instead)
+        if os.path.lexists(path):
             return path
     return None
 
@@ -206,6 +209,7 @@ def load_board(name: str, extra=()) -> Board:
     src = Source(path, display=_display(path))
     schema.check(src, "board")
     d = src.data
+    check_references(src, d)
 
     def size(path_, value: object):
         try:
@@ -229,9 +233,78 @@ def load_board(name: str, extra=()) -> Board:
     ipi_registers = {k: size(("ipi-registers", k), v)
                      for k, v in (d.get("ipi-registers") or {}).items()} or None
     return Board(d["name"], d.get("description", ""), path,
-                 size(("page-size",), d["page-size"]), d.get("address-cells", 2),
+                 _page_size(src, d["page-size"], size(("page-size",), d["page-size"])),
+                 d.get("address-cells", 2),
                  bool(d.get("instance-per-domain", False)), cores, clusters, memory, ipi,
                  mailboxes, _virtio_mmio(d, size), _qemu(d), _ivshmem(d, size), ipi_registers)
+
+
+def check_references(src: Source, d: dict) -> None:
+    """What the schema cannot say: names unique, and every name that refers to a core,
+    cluster mode or IPI agent names one of this board (else a KeyError later)."""
+    for key in ("cores", "clusters", "memory", "ipi", "mailboxes"):
+        _unique_names(src, d, key)
+    cores = {c["name"]: c for c in d["cores"]}
+    ipis = {p["name"] for p in d.get("ipi", [])}
+    clusters = {c["name"] for c in d.get("clusters", [])}
+    for i, c in enumerate(d.get("clusters", [])):
+        _check_cluster(src, ("clusters", i), c, cores)
+    for i, p in enumerate(d.get("ipi", [])):
+        if "core" in p:
+            _known(src, ("ipi", i, "core"), p["core"], cores, "core")
+    for i, m in enumerate(d.get("mailboxes", [])):
+        for j, agent in enumerate(m["between"]):
+            _known(src, ("mailboxes", i, "between", j), agent, [*cores, *clusters, *ipis],
+                   "core, cluster or IPI agent")
+        for side in ("local", "remote"):
+            if m.get("linux"):
+                _known(src, ("mailboxes", i, "linux", side), m["linux"][side], ipis,
+                       "IPI agent")
+
+
+def _unique_names(src: Source, d: dict, key: str) -> None:
+    seen = {}
+    for i, item in enumerate(d.get(key) or []):
+        if item["name"] in seen:
+            raise src.error((key, i, "name"), f"'{item['name']}' is already defined "
+                            f"({key}[{seen[item['name']]}])", "give each its own name")
+        seen[item["name"]] = i
+
+
+def _known(src: Source, path: tuple, name: str, names, what: str) -> None:
+    if name not in names:
+        raise src.error(path, f"no {what} named '{name}' on this board",
+                        did_you_mean(name, list(names)) or "use one of: " + ", ".join(names))
+
+
+def _check_cluster(src: Source, p: tuple, c: dict, cores: dict) -> None:
+    modes = c.get("modes") or {}
+    if modes and "default-mode" not in c:
+        raise src.error(p, "a cluster with modes needs a default-mode (a domain that gives "
+                        "no mode: runs in it)", "add default-mode: " + " or ".join(modes))
+    if modes and c["default-mode"] not in modes:
+        raise src.error(p + ("default-mode",), f"the default mode {c['default-mode']} is "
+                        "not one of the cluster's modes", "use " + " or ".join(modes))
+    for mode, per_core in modes.items():
+        for core in per_core:
+            _known(src, p + ("modes", mode, core), core, cores, "core")
+    if c.get("linux-node"):
+        for core in (n for n, x in cores.items() if x["cluster"] == c["name"]):
+            if not core.rpartition("_")[2].isdigit():
+                raise src.error(p + ("linux-node",), f"core {core} of a cluster with a "
+                                "linux-node needs its index at the end of its name (r5_0): "
+                                "it is the unit address of its remoteproc node",
+                                f"rename it {core}_0")
+        for core in c["linux-node"].get("power-domains") or {}:
+            _known(src, p + ("linux-node", "power-domains", core), core, cores, "core")
+
+
+def _page_size(src: Source, given: object, n: int) -> int:
+    """The board's page size: every base is aligned to it, so a power of two."""
+    if n <= 0 or n & (n - 1):
+        raise src.error(("page-size",), f"page size {given} is not a power of two",
+                        "use the MMU's page size, such as 4K")
+    return n
 
 
 def _cluster(i, c, size) -> Cluster:
@@ -294,7 +367,7 @@ def _ivshmem(d, size) -> Optional[IvshmemPci]:
 def _display(path):
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):     # RuntimeError: a link loop (< 3.13)
         return str(path)
 
 

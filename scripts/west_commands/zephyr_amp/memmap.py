@@ -10,7 +10,9 @@ indented under their parent, gaps shown with their size.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from xml.sax.saxutils import escape
+
+from .names import comment
+from .names import xml_text as escape
 
 if TYPE_CHECKING:
     from .layout import Layout
@@ -145,7 +147,7 @@ def svg(layout: Layout, banner: str) -> str:
     title = escape(f"{layout.system.name}: memory map (board {layout.system.board.name})")
     return "\n".join([
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f"<!-- {escape(banner)} -->",
+        f"<!-- {comment(banner, 'xml')} -->",
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="monospace">',
         "<style>.h{font-size:14px;font-weight:bold}.a{font-size:11px;text-anchor:end}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .names import comment
+from .names import comment, one_line
 from .names import xml_text as escape
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ def owners(layout: Layout) -> dict:
 
 
 def table(layout: Layout) -> str:
-    lines = [f"memory map of {layout.system.name} (board {layout.system.board.name}, "
-             f"page {layout.page_size:#x})"]
+    lines = [one_line(f"memory map of {layout.system.name} (board {layout.system.board.name}, "
+                      f"page {layout.page_size:#x})")]
     depth = _depths(layout)
     # columns grow for long names (mmio_window, nested HVL regions), never shrink
     nw = max([28] + [len(r.name) + 2 * depth[r.name] + 1 for r in layout.regions])

@@ -770,7 +770,12 @@ def test_file_name_starting_with_dashes_gives_valid_svg(tmp_path):
 WEST_CASES = ["system-name-trailing-newline", "domain-name-shell", "file-name-newline",
               "out-user-folder-with-layout-json", "out-symlink", "system-is-dev-zero",
               "system-is-fifo", "flow-list-20mb", "trace-octal", "latin1", "utf16-bom",
-              "nul-in-name"]
+              "nul-in-name",
+              # round 2: board roots, the link kinds, the layout, output parents
+              "target-newline", "board-page-size-zero", "board-is-fifo",
+              "board-qemu-binary-shell", "board-mailbox-unknown-ipi",
+              "virtio-queue-size-beyond-device-max", "ivshmem-size-2-63",
+              "carveout-size-2-64-minus-1", "out-parent-is-a-file", "system-link-loop"]
 
 
 @pytest.mark.parametrize("name", WEST_CASES)
@@ -781,15 +786,16 @@ def test_through_west(name, west_workspace, tmp_path):  # noqa: F811
     d.mkdir()
     path, out = make(d)
     before = _snapshot(tmp_path)
-    res = subprocess.run(["west", "amp-config", os.fsencode(path), "-o", str(out)],
+    roots = ["--board-root", str(d / make.board_root)] if hasattr(make, "board_root") else []
+    res = subprocess.run(["west", "amp-config", os.fsencode(path), "-o", str(out), *roots],
                          cwd=manifest, env=env, capture_output=True, timeout=120,
                          check=False)
     stderr = res.stderr.decode("utf-8", "replace")
     assert res.returncode == code, stderr
     assert "Traceback" not in stderr + res.stdout.decode("utf-8", "replace")
     assert len(stderr.strip().splitlines()) == 1, stderr
-    if message.startswith("{out}"):
-        want = _expected(message, out, d)
+    if line is None:
+        want = "FATAL ERROR: " + _expected(message, out, d)
     else:
         shown = _shown(path)
         where = f"{shown}:{line}:" if line else f"{shown}: "

@@ -668,9 +668,33 @@ ROUND2 = [
      edit("trace: 4K", "trace: -4K"), 1,
      "domains[1].trace: '-4K' is not a size; write a size such as 4096, 0x1000, 64K or 1M", 21),
     ("vectors-65", "numbers",
-     edit("doorbell: true", "doorbell: true\n    vectors: 65",
-                                   base=IVSHMEM), 1,
+     edit("doorbell: true", "doorbell: true\n    vectors: 65", base=IVSHMEM), 1,
      'links[0].vectors: 65 vectors: ivshmem-server gives each peer from 1 to 64; use 2', 30),
+    # numbers a board gives that reach a 32-bit devicetree cell, a GIC SPI or a PCI ID
+    ("board-ipi-id-2-40", "numbers",
+     board_edit("ipi-id: 1,", "ipi-id: 0x10000000000,"), 1,
+     ('{board}:66:26: ipi[1].ipi-id: 1099511627776 is more than 4294967295 (a 32-bit devicetree '
+      'cell); use a number from 0 to 4294967295'), None),
+    ("board-irq-2000", "numbers",
+     board_edit("irq: 33,", "irq: 2000,"), 1,
+     ('{board}:66:51: ipi[1].irq: 2000 is more than 1019 (GIC interrupt IDs from 1020 are '
+      'special); use a number from 0 to 1019'), None),
+    ("board-power-domain-negative", "numbers",
+     board_edit("power-domain: 15}", "power-domain: -15}"), 1,
+     ('{board}:37:80: clusters[0].modes.split.r5_0[0].power-domain: -15 is less than 0 (a '
+      '32-bit devicetree cell); use a number from 0 to 4294967295'), None),
+    ("board-first-spi-2-40", "numbers",
+     qboard_edit("first-spi: 16", "first-spi: 0x10000000000", system_text=VIRTIO), 1,
+     ("{qboard}:37:14: virtio-mmio.first-spi: 1099511627776 is more than 987 (the GIC's SPIs "
+      'are 0 to 987); use a number from 0 to 987'), None),
+    ("board-slots-past-last-spi", "numbers",
+     qboard_edit("slots: 32", "slots: 980", system_text=VIRTIO), 1,
+     ('{qboard}:36:10: virtio-mmio.slots: 980 transports from SPI 16 end at SPI 995, past 987, '
+      'the last GIC SPI; use at most 972 slots'), None),
+    ("board-pci-vendor-17-bits", "numbers",
+     qboard_edit("vendor-id: 0x1af4", "vendor-id: 0x11af4"), 1,
+     ("{qboard}:46:14: ivshmem.vendor-id: 0x11af4 is not a 16-bit PCI ID; use QEMU's ivshmem "
+      'IDs, vendor 0x1af4 and device 0x1110'), None),
     # -- messages -----------------------------------------------------------------------------
     ("board-utf16", "messages",
      board_data(KV260.encode("utf-16")), 1,

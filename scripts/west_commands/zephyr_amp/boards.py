@@ -252,6 +252,8 @@ def check_references(src: Source, d: dict) -> None:
     for i, p in enumerate(d.get("ipi", [])):
         if "core" in p:
             _known(src, ("ipi", i, "core"), p["core"], cores, "core")
+    _virtio_spis(src, d)
+    _pci_ids(src, d)
     for i, m in enumerate(d.get("mailboxes", [])):
         for j, agent in enumerate(m["between"]):
             _known(src, ("mailboxes", i, "between", j), agent, [*cores, *clusters, *ipis],
@@ -260,6 +262,27 @@ def check_references(src: Source, d: dict) -> None:
             if m.get("linux"):
                 _known(src, ("mailboxes", i, "linux", side), m["linux"][side], ipis,
                        "IPI agent")
+
+
+def _virtio_spis(src: Source, d: dict) -> None:
+    """Transport N interrupts on SPI first-spi + N: the last one is a GIC SPI (0..987)."""
+    v = d.get("virtio-mmio")
+    if v and v["first-spi"] + v["slots"] - 1 > 987:
+        raise src.error(("virtio-mmio", "slots"), f"{v['slots']} transports from SPI "
+                        f"{v['first-spi']} end at SPI {v['first-spi'] + v['slots'] - 1}, past "
+                        "987, the last GIC SPI", f"use at most {988 - v['first-spi']} slots")
+
+
+def _pci_ids(src: Source, d: dict) -> None:
+    """PCI vendor and device IDs are 16 bits (the overlay's vendor-id / device-id)."""
+    for key in ("vendor-id", "device-id"):
+        try:
+            n = parse_size((d.get("ivshmem") or {}).get(key, 0))
+        except ValueError:
+            continue            # load_board() says what is wrong with it
+        if n > 0xffff:
+            raise src.error(("ivshmem", key), f"{n:#x} is not a 16-bit PCI ID",
+                            "use QEMU's ivshmem IDs, vendor 0x1af4 and device 0x1110")
 
 
 def _unique_names(src: Source, d: dict, key: str) -> None:

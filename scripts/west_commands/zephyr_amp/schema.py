@@ -222,6 +222,13 @@ def _translate(source, schema, e):
         text = attrs.get("value_str", "")
         return source.error(path, f"'{clip(text)}' is {len(text)} characters long",
                             _length_fix(schema, path, attrs.get("max_")))
+    if "max limit" in msg or "min limit" in msg:        # range: of a number
+        limit = attrs.get("max_") if "max limit" in msg else attrs.get("min_")
+        word = "more" if "max limit" in msg else "less"
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        why = _RANGE_WHY.get(key, "a 32-bit devicetree cell")
+        return source.error(path, f"{attrs.get('value')} is {word} than {limit} ({why})",
+                            f"use a number from {_range(schema, path)}")
     if "is not of type" in msg or "is not a " in msg:
         wanted = _schema_at(schema, path) or {}
         word = _TYPE_WORDS.get(wanted.get("type"), wanted.get("type", "something else"))
@@ -230,6 +237,16 @@ def _translate(source, schema, e):
         return source.error(path, f"expected {word}, got {shown}")
     text = msg.format(**{k: v for k, v in attrs.items() if k != "msg"})
     return source.error(path, text.split(". Path:")[0])
+
+
+# What a number's range: is, by its key (board.yaml)
+_RANGE_WHY = {"irq": "GIC interrupt IDs from 1020 are special",
+              "first-spi": "the GIC's SPIs are 0 to 987", "slots": "the GIC's SPIs are 0 to 987"}
+
+
+def _range(schema, path):
+    r = (_schema_at(schema, path) or {}).get("range") or {}
+    return f"{r.get('min', 0)} to {r.get('max')}"
 
 
 # Why a name has its length (names.RULES), by the key and how deep it is

@@ -586,6 +586,11 @@ ROUND2 = [
      ('{board}:27:7: clusters[0].linux-node: core rfive of a cluster with a linux-node needs '
       'its index at the end of its name (r5_0): it is the unit address of its remoteproc node; '
       'rename it rfive_0'), None),
+    ("board-mailbox-without-buffers", "traceback",
+     board_edit(", buffers: [0xff990040, 0xff990060, 0xff990200, 0xff990220]}", "}"), 1,
+     ('{board}:74:12: mailboxes[0].linux.buffers: the Linux node of an IPI mailbox has four '
+      'message buffers (local request, local response, remote request, remote response); give '
+      'their four addresses'), None),
     ("board-duplicate-core", "traceback",
      board_edit("name: r5_1,", "name: r5_0,"), 1,
      ("{board}:16:12: cores[5].name: 'r5_0' is already defined (cores[4]); give each its own "

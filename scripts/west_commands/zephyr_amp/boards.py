@@ -262,6 +262,10 @@ def check_references(src: Source, d: dict) -> None:
             if m.get("linux"):
                 _known(src, ("mailboxes", i, "linux", side), m["linux"][side], ipis,
                        "IPI agent")
+        if m.get("linux") and len(m["linux"].get("buffers") or []) != 4:
+            raise src.error(("mailboxes", i, "linux", "buffers"), "the Linux node of an IPI "
+                            "mailbox has four message buffers (local request, local response, "
+                            "remote request, remote response)", "give their four addresses")
 
 
 def _virtio_spis(src: Source, d: dict) -> None:

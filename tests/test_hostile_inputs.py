@@ -19,13 +19,14 @@ Most rows run through config.generate (what `west amp-config` calls); WEST_CASES
 the real command in a west workspace.
 """
 
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import REPO, need_tool
-from helpers import DATA, west_workspace  # noqa: F401
+from helpers import ALL_SYSTEMS, DATA, system_id, west_workspace  # noqa: F401
 from zephyr_amp import config
 from zephyr_amp.errors import AmpError, InputError
 
@@ -1004,3 +1005,66 @@ def test_layout_holds_names_to_their_fields(length, kind, tmp_path):
         f"rpu0_{'d' * length}) is {length} characters long; a devicetree node name holds 31 "
         "characters; use letters, digits and , . _ + -, starting with a letter, at most 31 "
         "characters")
+
+
+def _longest_names(system_path):
+    """The system with every name at its limit: 20 characters for domains, carveouts,
+    pools, links and devices (each one its own), 64 for the system."""
+    import yaml
+    data = yaml.safe_load(Path(system_path).read_text())
+    made = {}
+
+    def long(name):
+        if name not in made:
+            base = (name + "_" + "x" * 20)[:20]
+            k, cand = 0, base
+            while cand in made.values():
+                k += 1
+                cand = base[:-len(str(k))] + str(k)
+            made[name] = cand
+        return made[name]
+    for dom in data.get("domains", []):
+        dom["name"] = long(dom["name"])
+        for cv in dom.get("carveouts", []):
+            cv["name"] = long(cv["name"])
+    for pool in data.get("shared-memory", []):
+        pool["name"] = long(pool["name"])
+    for lk in data.get("links", []):
+        lk["name"] = long(lk["name"])
+        for key in ("host", "remote", "driver", "device", "shm"):
+            if key in lk:
+                lk[key] = long(lk[key])
+        for dev in lk.get("devices", []):
+            dev["name"] = long(dev["name"])
+    data["name"] = (data["name"] + "-" + "y" * 64)[:64]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+@pytest.mark.parametrize("system", ALL_SYSTEMS, ids=system_id)
+def test_longest_names_give_outputs_that_build(system, zephyr_dts, tmp_path):
+    """The limits fit every output: with every name at its longest, each Zephyr overlay
+    merges into its board's devicetree and passes dtc, each Linux overlay compiles with
+    dtc -@, each resource_table.c with gcc, run-qemu.sh parses."""
+    from test_linux_overlay import _compile
+    from test_zephyr_overlays import _dtc, _edt
+    path = tmp_path / "longest.yaml"
+    path.write_text(_longest_names(system))
+    out = tmp_path / "out"
+    config.generate(path, out, board_roots=[DATA / "boards"])
+    layout = json.loads((out / "layout.json").read_text())
+    for name, dom in layout["domains"].items():
+        work = tmp_path / "work" / name
+        work.mkdir(parents=True)
+        if dom["os"] == "zephyr":
+            _dtc(_edt(zephyr_dts, dom["target"], out / name / "amp.overlay", work), work)
+            if (out / name / "resource_table.c").exists():
+                need_tool("gcc")
+                res = subprocess.run(["gcc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only",
+                                      "-DAMP_RSC_STANDALONE", str(out / name / "resource_table.c")],
+                                     capture_output=True, text=True, check=False)
+                assert res.returncode == 0, res.stderr
+        elif (out / name / "amp.dtso").exists():
+            _compile(out / name / "amp.dtso", work)
+    if (out / "run-qemu.sh").exists():
+        assert subprocess.run(["bash", "-n", str(out / "run-qemu.sh")],
+                              check=False).returncode == 0

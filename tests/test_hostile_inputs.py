@@ -592,6 +592,11 @@ ROUND2 = [
      ('{board}:74:12: mailboxes[0].linux.buffers: the Linux node of an IPI mailbox has four '
       'message buffers (local request, local response, remote request, remote response); give '
       'their four addresses'), None),
+    ("board-name-not-its-file", "traceback",
+     board_edit("name: kv260", "name: zcu102"), 1,
+     ("{board}:5:7: name: the board is called zcu102 in a file named kv260.yaml; a system's "
+      'board: names the file, and layout.json and the messages name the board; write name: '
+      'kv260'), None),
     ("board-duplicate-core", "traceback",
      board_edit("name: r5_1,", "name: r5_0,"), 1,
      ("{board}:16:12: cores[5].name: 'r5_0' is already defined (cores[4]); give each its own "

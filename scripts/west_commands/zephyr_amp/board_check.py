@@ -14,6 +14,10 @@ def check_references(src: Source, d: dict) -> None:
     """What the schema cannot say: names unique, and every name that refers to a core,
     cluster mode or IPI agent names one of this board (else a KeyError later)."""
     _page_size(src, d)
+    if d["name"] != src.path.stem:
+        raise src.error(("name",), f"the board is called {d['name']} in a file named "
+                        f"{src.path.name}; a system's board: names the file, and layout.json "
+                        "and the messages name the board", f"write name: {src.path.stem}")
     for key in ("cores", "clusters", "memory", "ipi", "mailboxes"):
         _unique_names(src, d, key)
     cores = {c["name"]: c for c in d["cores"]}

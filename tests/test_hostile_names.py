@@ -102,6 +102,24 @@ def test_comments_and_words_stay_put_in_shell(text, tmp_path):
     assert res.stdout == text.replace("\x00", "").encode()
 
 
+SHELL_TEXT = ['$(touch PWNED)', '`touch PWNED`', 'a"; touch PWNED; "', 'back\\', '$HOME',
+              "it's", "two\nlines"]
+
+
+@pytest.mark.parametrize("text", SHELL_TEXT, ids=range(len(SHELL_TEXT)))
+def test_text_inside_double_quotes_stays_text(text, tmp_path):
+    """shell_in_quotes: text inside "..." of a script (die "... {{ x | sh_quoted }}")
+    is printed as it is, on one line, and nothing of it runs."""
+    need_tool("sh")
+    script = tmp_path / "t.sh"
+    script.write_text(f'printf "%s" "domain {names.shell_in_quotes(text)}"\n')
+    res = subprocess.run(["sh", str(script)], cwd=tmp_path, capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "domain " + names.one_line(text)
+    assert not list(tmp_path.glob("PWNED*"))
+
+
 @pytest.mark.parametrize("text", HOSTILE_TEXT, ids=range(len(HOSTILE_TEXT)))
 def test_xml_comments_and_text_parse(text):
     doc = f"<a><!-- {names.comment(text, 'xml')} --><b t=\"{names.xml_text(text)}\">" \

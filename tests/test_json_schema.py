@@ -145,6 +145,8 @@ def _convert(rule, path, missing):
         out["enum"] = list(rule["enum"])
     if "pattern" in rule:
         out["pattern"] = rule["pattern"]
+    if "max" in (rule.get("length") or {}):
+        out["maxLength"] = rule["length"]["max"]
     return out
 
 

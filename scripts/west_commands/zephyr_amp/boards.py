@@ -7,11 +7,13 @@ see boards/kv260.yaml.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
 from . import schema
+from .board_check import check_references
 from .source import Source, did_you_mean, parse_size
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -192,7 +194,9 @@ def known_boards(extra=()) -> list:
 def find_board_file(name: str, extra=()) -> Optional[Path]:
     for root in board_roots(extra):
         path = Path(root) / f"{name}.yaml"
-        if path.is_file():
+        # whatever is there: Source refuses a directory, FIFO or device at its path
+        # (is_file() skipped them, and the bundled board of that name was used instead)
+        if os.path.lexists(path):
             return path
     return None
 
@@ -206,6 +210,7 @@ def load_board(name: str, extra=()) -> Board:
     src = Source(path, display=_display(path))
     schema.check(src, "board")
     d = src.data
+    check_references(src, d)
 
     def size(path_, value: object):
         try:
@@ -294,7 +299,7 @@ def _ivshmem(d, size) -> Optional[IvshmemPci]:
 def _display(path):
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):     # RuntimeError: a link loop (< 3.13)
         return str(path)
 
 

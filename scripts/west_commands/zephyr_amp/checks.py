@@ -3,6 +3,8 @@ in board memory, no overlap between unrelated regions, what a core can reach."""
 
 from __future__ import annotations
 
+from . import names
+from .errors import clip
 from .layout import ADDR32, Placer, Region
 
 
@@ -28,10 +30,35 @@ def check(placer: Placer) -> None:
         for name in dict.fromkeys(r.users):
             if name in used:
                 used[name].append(r)
+    _check_names(placer)
     _check_in_memory(placer)
     _check_overlaps(placer, anc)
     _check_tcm_shadow(placer, anc, used)
     _check_4g(placer, used)
+
+
+def _check_names(placer: Placer) -> None:
+    """Names the layout made that reach a fixed-size field: a devicetree node name
+    (31 characters) and a resource-table entry's name (32 bytes with its NUL). The
+    schema's limits keep user names within both; a kind's derived names are held here,
+    at the key they come from, not by dtc or gcc later."""
+    for r in placer.regions:
+        if r.dt_name:
+            _name_fits(placer, "dts_node", r.dt_name, r.origin, f"node name of {r.name}")
+    for name, dl in placer.domains.items():
+        for e in dl.rsc_table.entries if dl.rsc_table else ():
+            if "name" in e.fields:
+                origin = next((c.path for c in dl.domain.carveouts
+                               if c.name == e.fields["name"]), dl.domain.path)
+                _name_fits(placer, "rsc_name", e.fields["name"], origin,
+                           f"resource-table name of {e.c_name}")
+
+
+def _name_fits(placer: Placer, kind: str, value: str, origin: tuple, what: str) -> None:
+    problem = names.problem(kind, value)
+    if problem:
+        raise placer.err(origin + ("name",) if origin else origin,
+                         f"'{clip(value)}' ({what}) {problem}", names.fix(kind))
 
 
 def _check_in_memory(placer: Placer) -> None:

@@ -438,6 +438,7 @@ class Placer:
     def _fixed(self, mem_name, base, size, path, what):
         """Check a user-given base and reserve it in its memory."""
         mem = self.memory_for(mem_name, path)
+        self._not_larger(mem, size, path, what)
         if size is not None and not (mem.base <= base and base + size <= mem.end):
             raise self.err(path, f"{what} [{base:#x}, {base + size:#x}) is outside {mem.name} "
                            f"[{mem.base:#x}, {mem.end:#x})",
@@ -448,6 +449,19 @@ class Placer:
         if size is not None:
             self.allocators[mem.name].take(base, size)
         return mem
+
+    def _not_larger(self, mem: Memory, size: Optional[int], base_path: tuple,
+                    what: str) -> None:
+        """A size larger than its whole memory, said as that (not as a base range that
+        would end below address 0), at the size key when the YAML has one."""
+        if size is None or size <= mem.size:
+            return
+        at = base_path[:-1] + ("size",)
+        if self.system.source.where(at) == self.system.source.where(base_path[:-1]):
+            at = base_path
+        raise self.err(at, f"{what} is {size:#x} bytes, more than all of {mem.name} "
+                       f"({mem.size:#x} bytes at {mem.base:#x})",
+                       f"give a size of at most {mem.size:#x}")
 
     def _reserve_fixed(self) -> None:
         for dom in self.system.domains:

@@ -10,7 +10,9 @@ indented under their parent, gaps shown with their size.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from xml.sax.saxutils import escape
+
+from .names import comment, one_line
+from .names import xml_text as escape
 
 if TYPE_CHECKING:
     from .layout import Layout
@@ -83,8 +85,8 @@ def owners(layout: Layout) -> dict:
 
 
 def table(layout: Layout) -> str:
-    lines = [f"memory map of {layout.system.name} (board {layout.system.board.name}, "
-             f"page {layout.page_size:#x})"]
+    lines = [one_line(f"memory map of {layout.system.name} (board {layout.system.board.name}, "
+                      f"page {layout.page_size:#x})")]
     depth = _depths(layout)
     # columns grow for long names (mmio_window, nested HVL regions), never shrink
     nw = max([28] + [len(r.name) + 2 * depth[r.name] + 1 for r in layout.regions])
@@ -145,7 +147,7 @@ def svg(layout: Layout, banner: str) -> str:
     title = escape(f"{layout.system.name}: memory map (board {layout.system.board.name})")
     return "\n".join([
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f"<!-- {escape(banner)} -->",
+        f"<!-- {comment(banner, 'xml')} -->",
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="monospace">',
         "<style>.h{font-size:14px;font-weight:bold}.a{font-size:11px;text-anchor:end}"

@@ -234,6 +234,13 @@ def _quoted(text):
     return '"' + "".join(out) + '"'
 
 
+def shell_in_quotes(text: str) -> str:
+    """Text inside a double-quoted shell word ("... {{ x }} ..."): \\ " $ ` escaped,
+    so nothing in it is expanded or ends the quotes; on one line."""
+    if "\x00" in str(text):
+        raise NameProblem("a shell word cannot hold a NUL")
+    return re.sub(r'([\\"$`])', r"\\\1", one_line(text))
+
 
 def shell_word(text: str) -> str:
     """One word of a POSIX shell command line (quoted when it needs to be)."""

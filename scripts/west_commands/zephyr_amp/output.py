@@ -79,7 +79,8 @@ def write_outputs(files: dict, out_dir) -> list:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UsageError(f"cannot create {shown(shown_dir)}: {e.strerror}") from None
+        raise UsageError(f"cannot create {shown(shown_dir)}: {_mkdir_problem(parent, e)}") \
+            from None
     with _Lock(parent):
         _clean_leftovers(parent, out.name)
         exists = _inspect(out, shown_dir, files)
@@ -96,6 +97,17 @@ def write_outputs(files: dict, out_dir) -> list:
             raise UsageError(f"cannot write {shown(shown_dir)}: {e.strerror}") from None
         shutil.rmtree(tmp, ignore_errors=True)     # now the old output, if there was one
     return [Path(out_dir) / rel for rel in rels]
+
+
+def _mkdir_problem(parent, e):
+    """Why the output's parent cannot be made: mkdir says 'File exists' when one of
+    its directories is a file; name that file."""
+    for p in [parent, *parent.parents]:
+        if os.path.lexists(p):
+            if not p.is_dir():
+                return f"{shown(p)} is not a directory"
+            break
+    return e.strerror
 
 
 def is_output_dir(path) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from . import links as links_mod
-from . import memmap
+from . import memmap, names
 from .boards import REPO_ROOT
 from .layout import RUN_DIR, Layout
 from .links.base import Block, Define, Kconfig, LinuxNode, MemoryNode, Run, Zephyr
@@ -44,7 +44,19 @@ def environment() -> jinja2.Environment:
                              lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=False)
     env.filters["hex"] = _hex
+    _escaping_filters(env)
     return env
+
+
+def _escaping_filters(env: jinja2.Environment) -> None:
+    """User text into an output goes through these (names.py): a comment body of
+    an output kind, a C / devicetree string literal, a shell word or the inside of
+    a double-quoted one. Each gives plain names back as they are."""
+    env.filters["comment"] = names.comment
+    env.filters["c_string"] = names.c_string
+    env.filters["dts_string"] = names.dts_string
+    env.filters["sh"] = names.shell_word
+    env.filters["sh_quoted"] = names.shell_in_quotes
 
 
 def banner(layout: Layout) -> str:

@@ -85,7 +85,7 @@ def check_with(source, schema):
     # A misspelt key is also a missing one: report the misspelling (with its
     # "did you mean") before the missing key, then the rest in file order.
     problems = [(_rank(e), _translate(source, schema, e))
-                for e in core.validation_errors_exceptions]
+                for e in _first_per_value(core.validation_errors_exceptions)]
     # pykwalify lets an optional key be null ('links:' with nothing after it); the
     # checks after it expect a value of the schema's type, so say so here
     nulls = [_null(source, schema, path) for path in _null_paths(source.data)]
@@ -94,6 +94,17 @@ def check_with(source, schema):
     if problems:
         problems.sort(key=lambda p: (p[0], p[1].line, p[1].column, str(p[1])))
         raise problems[0][1]
+
+
+def _first_per_value(errors):
+    """The errors without a length error of a value whose pattern fails too: "is not a
+    valid name" says what is wrong with a 1 MB "R..."; its length says nothing more."""
+    bad_pattern = {e.path for e in errors if "does not match pattern" in e.msg}
+    return [e for e in errors if not (e.path in bad_pattern and _is_length(e))]
+
+
+def _is_length(e):
+    return "has length of" in e.msg and "max limit" in e.msg
 
 
 def _rank(e):
@@ -207,10 +218,17 @@ def _translate(source, schema, e):
         key = next((p for p in reversed(path) if isinstance(p, str)), "")
         noun, fix = _PATTERN_WORDS.get(key, _NAME_WORDS)
         return source.error(path, f"'{clip(value)}' is not {noun}", fix)
-    if "has length of" in msg and "max limit" in msg:
+    if _is_length(e):
         text = attrs.get("value_str", "")
         return source.error(path, f"'{clip(text)}' is {len(text)} characters long",
-                            f"keep it to {attrs.get('max_')}")
+                            _length_fix(schema, path, attrs.get("max_")))
+    if "max limit" in msg or "min limit" in msg:        # range: of a number
+        limit = attrs.get("max_") if "max limit" in msg else attrs.get("min_")
+        word = "more" if "max limit" in msg else "less"
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        why = _RANGE_WHY.get(key, "a 32-bit devicetree cell")
+        return source.error(path, f"{attrs.get('value')} is {word} than {limit} ({why})",
+                            f"use a number from {_range(schema, path)}")
     if "is not of type" in msg or "is not a " in msg:
         wanted = _schema_at(schema, path) or {}
         word = _TYPE_WORDS.get(wanted.get("type"), wanted.get("type", "something else"))
@@ -219,6 +237,36 @@ def _translate(source, schema, e):
         return source.error(path, f"expected {word}, got {shown}")
     text = msg.format(**{k: v for k, v in attrs.items() if k != "msg"})
     return source.error(path, text.split(". Path:")[0])
+
+
+# What a number's range: is, by its key (board.yaml)
+_RANGE_WHY = {"irq": "GIC interrupt IDs from 1020 are special",
+              "first-spi": "the GIC's SPIs are 0 to 987", "slots": "the GIC's SPIs are 0 to 987"}
+
+
+def _range(schema, path):
+    r = (_schema_at(schema, path) or {}).get("range") or {}
+    return f"{r.get('min', 0)} to {r.get('max')}"
+
+
+# Why a name has its length (names.RULES), by the key and how deep it is
+_LENGTH_WHY = {
+    "name": "with the suffixes amp-config adds it must fit a 31-character devicetree "
+            "node name",
+    "target": "it goes on a west build command line and into comments",
+    "zephyr-target": "it goes on a west build command line and into comments",
+    "board": "it is a file name under a board root",
+}
+
+
+def _length_fix(schema, path, limit):
+    key = next((p for p in reversed(path) if isinstance(p, str)), "")
+    why = _LENGTH_WHY.get(key)
+    if path == ("name",):       # a system's own name, or a board's
+        top = schema.get("mapping") or {}
+        why = ("it names the output directory and files" if "domains" in top else
+               "it is the file name of the board" if "page-size" in top else None)
+    return f"{why}; keep it to {limit}" if why else f"keep it to {limit}"
 
 
 def _describe(value):

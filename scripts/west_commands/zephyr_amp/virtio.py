@@ -17,6 +17,11 @@ from typing import Optional
 
 DEFAULT_QUEUE_SIZE = 64
 QUEUE_SIZE_MAX = 32768            # virtio: Queue Size is at most 32768
+# QEMU's virtio devices (include/hw/virtio/virtio.h): VIRTQUEUE_MAX_SIZE, what the
+# virtio-mmio register QueueNumMax reads (hw/virtio/virtio-mmio.c) and the most
+# virtio_queue_set_num() takes; VIRTIO_QUEUE_MAX, the queues one device can have
+QEMU_QUEUE_SIZE_MAX = 1024
+QUEUES_MAX = 1024
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 MAX_ADDR = 1 << 64
 VRING_NUM_MAX = 32768
+ALIGN_MAX = 1 << 31         # the largest power of two in fw_rsc_vdev_vring's uint32 align
 
 
 def is_pow2(n: int) -> bool:
@@ -336,6 +337,10 @@ class CheckContext:
             if not is_pow2(align) or align < 4:
                 raise self.err(p + ("vring", "align"),
                                f"{vring['align']} is not a power of two of at least 4",
+                               "use 16 (Zephyr) or 0x1000 (Linux page)")
+            if align > ALIGN_MAX:
+                raise self.err(p + ("vring", "align"), f"{vring['align']} does not fit the "
+                               "32-bit align field of a resource-table vring",
                                "use 16 (Zephyr) or 0x1000 (Linux page)")
         return out
 

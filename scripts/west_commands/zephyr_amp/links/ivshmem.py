@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 VECTORS = 2                 # Zephyr's CONFIG_IVSHMEM_MSI_X_VECTORS default
 MIN_SIZE = 1 << 20          # ivshmem-server -l and Zephyr's PLAIN_MEM_SIZE count MiB
+# Zephyr maps the BAR into its kernel's virtual address space (device_map()), which
+# amp.conf makes 2 GiB (CONFIG_KERNEL_VM_SIZE=0x80000000) and which also holds its RAM
+# and its other mappings: a power-of-two BAR is at most half of it.
+MAX_SIZE = 1 << 30
 SERVER_ARGS = "ivshmem-server.args"     # <link>/ivshmem-server.args
 
 
@@ -127,6 +131,7 @@ class Ivshmem(LinkKind):
                 up = pow2_at_least(max(f["size"], 2))
                 raise ctx.err(p + ("size",), f"{ld['size']} is not a power of two; QEMU maps "
                               "the shared memory as a PCI BAR", f"use {up:#x}")
+            _size_fits(ctx, p + ("size",), f["size"])
         link = IvshmemLink(ld["name"], ld["type"], p, **f)
         if link.buffer_count is not None and link.buffer_count < link.vring_num:
             raise ctx.err(p + ("buffers", "count"), f"the OpenAMP host hands the remote "
@@ -170,6 +175,12 @@ class Ivshmem(LinkKind):
                              f"hold {lk.name}: status {status:#x}, vrings 2 x {vr_alloc:#x}, "
                              f"buffers {count} x {lk.buffer_size} ({need:#x} in all)",
                              f"use {pow2_at_least(need):#x}, or leave size out")
+        if size > MAX_SIZE:         # derived (a given size is checked in check())
+            raise placer.err(lk.path + ("buffers",),
+                             f"{lk.name} needs {need:#x} bytes of shared memory (buffers "
+                             f"{count} x {lk.buffer_size}), more than the {MAX_SIZE:#x} a "
+                             "Zephyr domain can map (CONFIG_KERNEL_VM_SIZE is 2 GiB)",
+                             "use fewer or smaller buffers")
         space = f"ivshmem:{lk.name}"
         users = [lk.host, lk.remote]
 
@@ -233,6 +244,15 @@ class Ivshmem(LinkKind):
                 out.servers.append({"link": lk.link.name, "args": lk.run["server_args"],
                                     "socket": lk.run["socket"], "vectors": lk.link.vectors})
         return out
+
+
+def _size_fits(ctx, path: tuple, size: int) -> None:
+    """An ivshmem BAR the driver domain can map (MAX_SIZE)."""
+    if size > MAX_SIZE:
+        raise ctx.err(path, f"{size:#x} bytes is more than Zephyr can map: the BAR goes "
+                      f"into its 2 GiB of kernel virtual address space (CONFIG_KERNEL_VM_SIZE)"
+                      " beside its RAM", f"use at most {MAX_SIZE:#x} (1 GiB), or leave size "
+                      "out to have it computed")
 
 
 def _run_files(system: str, lk: IvshmemLink) -> dict:

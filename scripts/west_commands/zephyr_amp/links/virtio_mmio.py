@@ -20,7 +20,8 @@ WINDOW = 0x200              # registers 0x000-0x0ff, config space from 0x100 (fo
 VRING_ALIGN = 0x1000        # VIRTIO_MMIO_VRING_ALIGNMENT: legacy QueuePFN = pa / 4096
 
 DEVICES = {"type": "seq", "sequence": [{"type": "map", "mapping": {
-    "name": {"type": "str", "required": True, "pattern": "^[a-z][a-z0-9_]*$"},
+    "name": {"type": "str", "required": True, "pattern": "^[a-z][a-z0-9_]*$",
+             "length": {"max": 20}},
     "type": {"type": "str", "required": True},
     "slot": {"type": "int"},
     "queues": {"type": "int"},
@@ -157,6 +158,10 @@ def _device(ctx, dd: dict, dp: tuple, before: list) -> VirtioDevice:
         raise ctx.err(dp + ("queues",), f"a {t.name} device needs at least "
                       f"{len(t.queues)} queue{'s' if len(t.queues) > 1 else ''} "
                       f"({', '.join(t.queues)})", f"use {len(t.queues)} or more")
+    if queues > virtio.QUEUES_MAX:
+        raise ctx.err(dp + ("queues",), f"{queues} queues are more than the "
+                      f"{virtio.QUEUES_MAX} a virtio device can have (QEMU's VIRTIO_QUEUE_MAX)",
+                      f"use {len(t.queues)} ({', '.join(t.queues)})")
     qsize = dd.get("queue-size", virtio.DEFAULT_QUEUE_SIZE)
     if not is_pow2(qsize) or qsize > virtio.QUEUE_SIZE_MAX:
         raise ctx.err(dp + ("queue-size",), f"{qsize} is not a power of two up to "

@@ -57,6 +57,7 @@ class VirtioNative(VirtioMmioKind):
                 raise ctx.err(p + (key,), f"'{key}' applies to transport: hvl only; on the "
                               "native transport QEMU provides the devices",
                               "remove it, or use transport: hvl", of_key=True)
+        _queue_sizes(ctx, link)
         vm = board.virtio_mmio
         if vm is None:
             raise ctx.err(p + ("transport",) if "transport" in ld else p,
@@ -155,4 +156,17 @@ class VirtioNative(VirtioMmioKind):
         return out
 
 
+def _queue_sizes(ctx, link: VirtioMmioLink) -> None:
+    """On the native transport QEMU's device is the other end: a queue takes at most
+    VIRTQUEUE_MAX_SIZE descriptors (what QueueNumMax reads; QEMU ignores a larger
+    QueueNum, and device and driver then disagree about the ring)."""
+    top = virtio.QEMU_QUEUE_SIZE_MAX
+    for dev in link.devices:
+        if dev.queue_size > top:
+            raise ctx.err(dev.path + ("queue-size",), f"{dev.queue_size} is more than the "
+                          f"{top} descriptors a queue of QEMU's virtio devices takes "
+                          "(QueueNumMax, VIRTQUEUE_MAX_SIZE)", f"use {top} or less")
+
+
 KIND = VirtioNative()
+

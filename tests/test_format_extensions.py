@@ -55,7 +55,7 @@ START_C = """\
 volatile int amp_table_length;
 void _start(void)
 {
-	struct fw_resource_table *table;
+	void *table;    /* Zephyr 4.4 API: rsc_table_get(void **, int *) */
 	int length;
 	rsc_table_get(&table, &length);
 	amp_table_length = length;

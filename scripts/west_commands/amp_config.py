@@ -19,6 +19,7 @@ import zephyr_amp
 
 try:
     import yaml
+
     from zephyr_amp import boards, config, memmap, zephyr_version
     from zephyr_amp.errors import AmpError
     _MISSING = None

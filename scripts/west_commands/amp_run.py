@@ -142,7 +142,8 @@ class AmpRun(WestCommand):
                 self.inf(d.tail or "(nothing printed)")
                 self.inf("---")
                 if d.exit_status not in (None, 0) and d.qemu_messages:
-                    self.inf(f"--- QEMU's own messages ({d.console.parent / (d.domain + '.qemu.log')}) ---")
+                    log = d.console.parent / f"{d.domain}.qemu.log"
+                    self.inf(f"--- QEMU's own messages ({log}) ---")
                     self.inf(d.qemu_messages)
                     self.inf("---")
         verdict = {"matched": "every expectation matched", "timeout": "timed out",

@@ -26,13 +26,15 @@ except ImportError as _e:
     elfcheck = layouts = None
     _IMPORT_ERROR = _e
 
+SYSTEMS_DIR = zephyr_amp.REPO_ROOT / "systems"
+
 DESCRIPTION = """\
 Check remote-core firmware before anyone flashes it: will Linux remoteproc or
 OpenAMP accept the ELF, and will it land where the system says?
 
 In the simplest usage, check an image against the system YAML it was built for:
 
-  west amp-validate build/zephyr/zephyr.elf --system systems/kv260-rpmsg.yaml --domain rpu0
+  west amp-validate build/zephyr/zephyr.elf --system @SYSTEMS@/kv260-rpmsg.yaml --domain rpu0
 
 Without --system (or --layout) only the rules that need no layout run: the
 ELF container, its loadable segments, where .resource_table is and what it
@@ -54,7 +56,7 @@ Each finding is one line:
 
 then one verdict line per ELF. "WHAT THE LOADER DOES" quotes the loader's own
 message; it is the domain's loader (or --loader), both when none is known.
-"""
+""".replace("@SYSTEMS@", str(SYSTEMS_DIR))
 
 EPILOG = """\
 examples:
@@ -62,11 +64,11 @@ examples:
   # TRACE-02 warning here: only the layout knows the host can map it)
   west amp-validate zephyr.elf
   # against a system, as a CI gate that also fails on warnings
-  west amp-validate rpu0.elf --system systems/kv260-rpmsg.yaml --domain rpu0 --werror
+  west amp-validate rpu0.elf --system @SYSTEMS@/kv260-rpmsg.yaml --domain rpu0 --werror
   # a system whose board lives in your own tree
   west amp-validate rpu0.elf --system my.yaml --board-root boards/ --domain rpu0
   # against the layout.json amp-config wrote, findings as JSON into a file
-  west amp-validate rpu0.elf --layout build/amp/kv260-rpmsg/layout.json --domain rpu0 \\
+  west amp-validate rpu0.elf --layout amp/kv260-rpmsg/layout.json --domain rpu0 \\
       --json findings.json
 
 JSON output (--json [FILE], stdout when FILE is absent or '-'), one document:
@@ -90,7 +92,7 @@ image has errors, or for a user error (bad arguments, an ELF, system or
 layout file that cannot be read or is wrong, an unknown domain), with one line
 on stderr; 2 when the check could not run (pyelftools missing, output file
 not writable).
-"""
+""".replace("@SYSTEMS@", str(SYSTEMS_DIR))
 
 JSON_FORMAT = 'zephyr-amp-validate'
 JSON_VERSION = 2

@@ -145,8 +145,9 @@ def _shm_cover(p: Pair):
                   f"{' and '.join(outside)} is out of Zephyr's reach, and the rpmsg "
                   "messages in it are lost")
     else:
+        extra = F.span(hi, shm.end - hi) if shm.end > hi else F.span(shm.base, lo - shm.base)
         effect = (f"Zephyr uses {shm.span()} as shared memory although Linux does not "
-                  f"reserve {F.span(hi, shm.end - hi) if shm.end > hi else F.span(shm.base, lo - shm.base)} "
+                  f"reserve {extra} "
                   "for this remote: Linux may hand that memory to anything else")
     fix = (f"make zephyr,ipc_shm ({shm.label or shm.path}) reg = <{lo:#x} {hi - lo:#x}> "
            "(what Linux reserves)")

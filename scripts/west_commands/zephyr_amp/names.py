@@ -79,8 +79,13 @@ RULES = {
     "core": Rule(r"[a-z][a-z0-9_]*", 20, _LOWER, "keep it to 20"),
 }
 # What a string must be where it is written (names the tool derives, board strings).
+# A resource-table name is a C string in a char[32]: printable ASCII but the two
+# characters a C string escapes, spaces only inside (Linux prints it in its logs).
+_RSC_CHAR = r"[\x21\x23-\x5b\x5d-\x7e]"
 OUTPUT_RULES = {
-    "rsc_name": Rule(r"[\x21-\x7e]+", RSC_NAME_SIZE - 1, "printable ASCII without spaces",
+    "rsc_name": Rule(f"{_RSC_CHAR}([ {_RSC_CHAR[1:-1]}]*{_RSC_CHAR})?",
+                     RSC_NAME_SIZE - 1, "printable ASCII (inner spaces allowed) without '\"' "
+                     "or '\\'",
                      f"the resource table's name field holds {RSC_NAME_SIZE - 1} characters "
                      "and a NUL"),
     "dts_node": Rule(r"[A-Za-z][A-Za-z0-9,._+-]*", DTS_NAME_MAX,

@@ -170,7 +170,8 @@ def load_plan(out_dir) -> Plan:
 
 def _check_inputs(plan: Plan, elfs: dict, expects: dict, attach: str | None, cwd: Path):
     names = [i.domain for i in plan.instances]
-    for what, keys in (("--elf", elfs), ("--expect", expects), ("--attach", [attach] * bool(attach))):
+    attached = [attach] if attach else []
+    for what, keys in (("--elf", elfs), ("--expect", expects), ("--attach", attached)):
         for k in keys:
             if k not in names:
                 raise AmpError(f"{what} {k}: system {plan.system} has no QEMU domain {k!r}; "
@@ -572,9 +573,10 @@ def run_system(out_dir, elfs: dict, expects: dict | None = None, timeout: float 
     """Run the QEMU instances of an output directory until every expects regex has
     matched its domain's console (in the order given), the timeout (seconds; None
     means DEFAULT_TIMEOUT with expectations, forever without), an instance's exit
-    or SIGINT/SIGTERM (in the main thread) or stop being set. elfs: domain -> ELF path (relative to cwd, default the
-    process's). Raises AmpError (1) for wrong arguments, RunError (2) when the run
-    cannot start; otherwise returns the RunResult of a run that has been cleaned up.
+    or SIGINT/SIGTERM (in the main thread) or stop being set. elfs: domain -> ELF path
+    (relative to cwd, default the process's). Raises AmpError (1) for wrong arguments,
+    RunError (2) when the run cannot start; otherwise returns the RunResult of a run
+    that has been cleaned up.
     """
     report = report or (lambda text: None)
     expects = expects or {}

@@ -113,7 +113,8 @@ def preprocess(path: Path, include_dirs=(), out_dir: "Path | None" = None) -> Pa
     return out
 
 
-def load_source(path: Path, display: str, include_dirs=(), work: "Path | None" = None) -> "dtlib.DT":
+def load_source(path: Path, display: str, include_dirs=(),
+                work: "Path | None" = None) -> "dtlib.DT":
     """A .dts/.dtso/.overlay as a dtlib tree, line numbers those of the files."""
     try:
         text = path.read_text(errors="replace")

@@ -275,8 +275,9 @@ def test_board_root_reaches_every_system(ws, tmp_path):
     assert r.returncode == 1 and "unknown board 'my_kv260'" in r.stdout, r.stdout + r.stderr
     r = amp_build(ws, "--matrix", m, *out, "--board-root", boards, "--json", tmp_path / "r.json")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert [x["status"] for x in json.loads((tmp_path / "r.json").read_text())["results"]] \
-        == ["ok"]
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [x["status"] for x in doc["results"]] == ["ok"]
+    assert doc["board_roots"] == [str(boards.resolve())]
 
 
 # -- configure once, and not at all when nothing changed -----------------------------

@@ -82,6 +82,7 @@ def to_json(run_):
         "matrix": run_.matrix, "workspace": str(run_.plan.topdir),
         "build_root": str(run_.plan.root), "shard": run_.shard, "jobs": run_.jobs,
         "pristine": run_.plan.pristine,
+        "board_roots": [str(r) for r in run_.plan.board_roots],
         "started": run_.started, "finished": run_.finished,
         "ok": run_.ok,
         "counts": {"total": len(run_.results), "passed": run_.count("ok", "up-to-date"),

@@ -6,26 +6,29 @@
 In a temporary west workspace whose Zephyr is the test stand-in
 (tests/standin_zephyr: its `west build` links a tiny real firmware with the
 cross compilers, after hashing M MiB: STANDIN_WORK_MIB, CPU work in place of
-Zephyr's compile time, never a sleep), for the whole bundled matrix. Every
-round runs each measurement once, in turn, so that the machine's load falls
-on all of them alike; the figures are medians over the rounds:
+Zephyr's compile time, never a sleep), for the whole bundled matrix. Each
+figure is a pair, a measurement and its floor, run back to back in every
+round (which one goes first alternates from round to round), so that the
+load of a shared machine falls on both alike; printed are the median of the
+per-round ratios (and of the differences), and the ratio of the fastest runs:
 
-  west --version        the floor of any west command (start-up)
-  direct -j 1           the exact `west build` commands amp-build runs (from its
+  amp-build -j 1        `west amp-build -j 1 --pristine` (the builds plus the matrix,
+                        the systems, the digests, the ELF validation)
+                        against the exact `west build` commands it runs (from its
                         plan), one after the other, each into a fresh build dir
-  amp-build -j 1        `west amp-build -j 1 --pristine`: the same builds plus the
-                        matrix, the systems, the digests, the ELF validation
-  direct -j J           the same commands, J at a time (J = cores by default)
-  amp-build -j J        `west amp-build -j J --pristine`
+  new build root        the same into an empty build root (every system is
+                        configured too: a first run), against the same floor
+  amp-build -j J        `--pristine -j J` against those commands J at a time
+                        (J = cores by default)
   up to date            `west amp-build` when nothing changed (no build runs)
+                        against `west --version` (the start-up of any west command)
+  -j J speed-up         amp-build -j 1 against -j J (ideal: J)
 
-Printed: each time with its ratio to its floor (amp-build -j 1 / direct -j 1,
-amp-build -j J / direct -j J, up to date / west --version); the overhead per
-entry, (amp-build -j 1 - direct -j 1) / entries, and the same without the
-one-off part (the up-to-date run: start-up, matrix, systems, git), which is
-what each further entry costs; the in-step overhead amp-build measures itself
-(each entry's time minus its `west build`, from --json); the -j speed-up.
-Nothing is asserted; this only prints.
+and the overhead per entry: (amp-build -j 1 - direct) / entries; the same
+without the one-off part (the up-to-date run: start-up, matrix, systems,
+git), which is what each further entry costs; and the in-step overhead
+amp-build measures itself (each entry's time minus its `west build`, from
+--json). Nothing is asserted; this only prints.
 """
 
 import argparse
@@ -88,20 +91,46 @@ class Bench:
             doc = json.loads(self.result.read_text())
             self.in_step += [r["duration"] - r["build_seconds"] for r in doc["results"]]
 
-    def measurements(self):
+    def new_root(self):
+        root = self.root.with_name("amp-build-new")
+        shutil.rmtree(root, ignore_errors=True)
+        run([*self.west, "amp-build", "-j", "1", "--build-root", str(root)], self.top, self.env)
+
+    def pairs(self):
+        """(label, floor, measurement) of every figure."""
+        j = self.j
         return [
-            ("west --version", lambda: run([*self.west, "--version"], self.top, self.env)),
-            ("direct -j 1", lambda: self.direct(1)),
-            ("amp-build -j 1", lambda: self.amp_build(1)),
-            (f"direct -j {self.j}", lambda: self.direct(self.j)),
-            (f"amp-build -j {self.j}", lambda: self.amp_build(self.j)),
-            ("up to date", lambda: run(self.amp, self.top, self.env)),
+            ("amp-build -j 1", lambda: self.direct(1), lambda: self.amp_build(1)),
+            ("new build root", lambda: self.direct(1), self.new_root),
+            (f"amp-build -j {j}", lambda: self.direct(j), lambda: self.amp_build(j)),
+            ("up to date", lambda: run([*self.west, "--version"], self.top, self.env),
+             lambda: run(self.amp, self.top, self.env)),
+            (f"-j {j} speed-up", lambda: self.amp_build(j), lambda: self.amp_build(1)),
         ]
+
+
+def paired(pairs, rounds):
+    """{label: (floor times, times)}: every round runs every pair, floor and
+    measurement back to back, the floor first in even rounds and second in odd
+    ones; the pairs start one further along each round. One warm-up pass first."""
+    for _, floor, fn in pairs:
+        floor()
+        fn()
+    out = {label: ([], []) for label, _, _ in pairs}
+    for r in range(rounds):
+        k = r % len(pairs)
+        for label, floor, fn in pairs[k:] + pairs[:k]:
+            order = [(0, floor), (1, fn)] if r % 2 == 0 else [(1, fn), (0, floor)]
+            for side, f in order:
+                t0 = time.perf_counter()
+                f()
+                out[label][side].append(time.perf_counter() - t0)
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    ap.add_argument("--rounds", type=int, default=7, help="rounds (default 7)")
     ap.add_argument("--work-mib", type=int, default=400,
                     help="MiB each stand-in build hashes (default 400: ~0.2 s of one core)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
@@ -112,45 +141,41 @@ def main():
             sys.exit(f"{tool} is not installed (see .ci/run)")
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         bench = Bench(Path(tmp), args.work_mib, args.jobs)
-        meas = bench.measurements()
-        times = {label: [] for label, _ in meas}
         load = [os.getloadavg()[0]]
-        for fn in (m[1] for m in meas):          # warm-up: caches, stamps, the up-to-date state
-            fn()
-        for r in range(args.rounds):
-            for label, fn in meas[r % len(meas):] + meas[:r % len(meas)]:
-                t = time.perf_counter()
-                fn()
-                times[label].append(time.perf_counter() - t)
-            load.append(os.getloadavg()[0])
+        times = paired(bench.pairs(), args.rounds)
+        load.append(os.getloadavg()[0])
         report(bench, times, load, args)
 
 
 def report(bench, times, load, args):
-    med = {k: statistics.median(v) for k, v in times.items()}
     n, j = len(bench.jobs), args.jobs
     print(f"west amp-build on the bundled matrix: {n} entries, "
           f"{len({x.system for x in bench.jobs})} systems, stand-in Zephyr hashing "
-          f"{args.work_mib} MiB per build; median of {args.rounds} interleaved rounds; "
-          f"{os.cpu_count()} cores, load average {min(load):.2f}..{max(load):.2f}")
-    rows = [("west --version", None), ("direct -j 1", None), ("amp-build -j 1", "direct -j 1"),
-            (f"direct -j {j}", None), (f"amp-build -j {j}", f"direct -j {j}"),
-            ("up to date", "west --version")]
-    for label, floor in rows:
-        ratio = f"{med[label] / med[floor]:6.2f}x {floor}" if floor else ""
-        print(f"  {label:<16} {med[label] * 1e3:8.0f} ms  (min {min(times[label]) * 1e3:6.0f})"
-              f"  {ratio}")
-    over = med["amp-build -j 1"] - med["direct -j 1"]
-    marginal = over - med["up to date"]
-    print(f"  overhead per entry, (amp-build -j 1 - direct -j 1) / {n}: {over / n * 1e3:.0f} ms")
-    print(f"  of which one-off (= the up-to-date run, {med['up to date'] * 1e3:.0f} ms); "
-          f"each further entry: {marginal / n * 1e3:.0f} ms")
+          f"{args.work_mib} MiB per build; {args.rounds} rounds of back-to-back pairs; "
+          f"{os.cpu_count()} cores, load average {load[0]:.2f} at the start, "
+          f"{load[-1]:.2f} at the end")
+    floors = {"amp-build -j 1": "direct -j 1", "new build root": "direct -j 1",
+              f"amp-build -j {j}": f"direct -j {j}", "up to date": "west --version",
+              f"-j {j} speed-up": f"amp-build -j {j}"}
+    print(f"  {'figure':<18}{'median':>9}{'floor':>9}  {'ratio (median of rounds)':<26}"
+          f"{'ratio of minima':>16}")
+    for label, (floor, mine) in times.items():
+        ratios = [m / f for f, m in zip(floor, mine)]
+        print(f"  {label:<18}{statistics.median(mine) * 1e3:>7.0f}ms"
+              f"{statistics.median(floor) * 1e3:>7.0f}ms  "
+              f"{statistics.median(ratios):5.2f}x {floors[label]:<18}"
+              f"{min(mine) / min(floor):>8.2f}x")
+    floor, mine = times["amp-build -j 1"]
+    over = statistics.median(m - f for f, m in zip(floor, mine))
+    once = statistics.median(times["up to date"][1])
+    print(f"  overhead per entry, (amp-build -j 1 - direct -j 1) / {n}: {over / n * 1e3:.0f} ms "
+          f"(minima: {(min(mine) - min(floor)) / n * 1e3:.0f} ms)")
+    print(f"  of which one-off (the up-to-date run, {once * 1e3:.0f} ms); each further entry: "
+          f"{(over - once) / n * 1e3:.0f} ms")
     if bench.in_step:
         print(f"  in-step overhead (entry time - its west build, amp-build's own clock): "
               f"median {statistics.median(bench.in_step) * 1e3:.1f} ms, "
               f"max {max(bench.in_step) * 1e3:.1f} ms")
-    print(f"  -j {j} speed-up: amp-build {med['amp-build -j 1'] / med[f'amp-build -j {j}']:.2f}x, "
-          f"direct {med['direct -j 1'] / med[f'direct -j {j}']:.2f}x (ideal {j}x)")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@
    directory): for every bundled system (systems/*.yaml) and a generated
    1,000-link system, `west amp-config SYSTEM -o DIR` and
    `west amp-config SYSTEM --check`, each as a ratio to `west --version` (the
-   start-up floor of any west command) measured in the same rounds. Every
-   round runs every command once, in turn, so the machine's load falls on
-   all of them alike; the figures are medians over the rounds.
+   start-up floor of any west command): every round runs each command and a
+   `west --version` back to back (which goes first alternates by round), so
+   the load of a shared machine falls on both alike; printed are the median
+   of the per-round ratios and the ratio of the fastest runs.
 2. In process, the scaling table: generated systems of 1 to 1,000 rpmsg
    links, config.configure() (validate, lay out, render in memory) and
    config.generate() (the same, then write every file), with the slope of
@@ -124,26 +125,49 @@ def process(cmd, cwd, env):
     return fn
 
 
+def paired(pairs, rounds):
+    """{label: (floor times, times)}: every round runs every pair back to back,
+    the floor first in even rounds and second in odd ones. One warm-up pass."""
+    for _, floor, fn in pairs:
+        floor()
+        fn()
+    out = {label: ([], []) for label, _, _ in pairs}
+    for r in range(rounds):
+        k = r % len(pairs)
+        for label, floor, fn in pairs[k:] + pairs[:k]:
+            order = [(0, floor), (1, fn)] if r % 2 == 0 else [(1, fn), (0, floor)]
+            for side, f in order:
+                t0 = time.perf_counter()
+                f()
+                out[label][side].append(time.perf_counter() - t0)
+    return out
+
+
 def whole_process(tmp, env, manifest, big, boards, rounds):
-    meas = [("west --version", process(["west", "--version"], manifest, env))]
+    version = process(["west", "--version"], manifest, env)
+    meas = []
     cases = [(p.stem, p, []) for p in sorted((REPO / "systems").glob("*.yaml"))]
     cases.append((big.stem, big, ["--board-root", str(boards)]))
     for name, path, extra in cases:
         out = tmp / "out" / name
-        meas.append((f"{name} -o", process(["west", "amp-config", str(path), "-o", str(out),
-                                            *extra], manifest, env)))
-        meas.append((f"{name} --check", process(["west", "amp-config", str(path), "--check",
-                                                 *extra], manifest, env)))
+        meas.append((f"{name} -o", version, process(
+            ["west", "amp-config", str(path), "-o", str(out), *extra], manifest, env)))
+        meas.append((f"{name} --check", version, process(
+            ["west", "amp-config", str(path), "--check", *extra], manifest, env)))
     load = os.getloadavg()[0]
-    times = interleaved(meas, rounds)
-    load = f"{min(load, os.getloadavg()[0]):.2f}..{max(load, os.getloadavg()[0]):.2f}"
-    floor = statistics.median(times["west --version"])
-    print(f"west amp-config, whole process: median of {rounds} interleaved rounds "
-          f"(python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {load})")
-    print(f"  {'':<34}{'median':>9}{'min':>9}  ratio to west --version")
-    for label, ts in times.items():
-        print(f"  {label:<34}{statistics.median(ts) * 1e3:>7.0f}ms{min(ts) * 1e3:>7.0f}ms"
-              f"  {statistics.median(ts) / floor:5.2f}x")
+    times = paired(meas, rounds)
+    print(f"west amp-config, whole process: {rounds} rounds of back-to-back pairs with "
+          f"west --version (python {sys.version.split()[0]}, {os.cpu_count()} cores, load "
+          f"average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end)")
+    floors = [t for floor, _ in times.values() for t in floor]
+    print(f"  {'west --version (the floor)':<32}{statistics.median(floors) * 1e3:>7.0f}ms"
+          f"{min(floors) * 1e3:>7.0f}ms")
+    print(f"  {'':<32}{'median':>9}{'min':>9}  {'ratio to west --version':>24}"
+          f"{'of minima':>11}")
+    for label, (floor, ts) in times.items():
+        ratio = statistics.median(t / f for f, t in zip(floor, ts))
+        print(f"  {label:<32}{statistics.median(ts) * 1e3:>7.0f}ms{min(ts) * 1e3:>7.0f}ms"
+              f"{ratio:>23.2f}x{min(ts) / min(floor):>10.2f}x")
 
 
 def slope(points):

@@ -672,6 +672,8 @@ def test_help_ends_with_the_exit_status(ws):
         and re.search(r"^  2  could not run", last, re.MULTILINE)
     assert "--only-system NAME" in r.stdout and "--board-root DIR" in r.stdout
     assert "--system" not in r.stdout.replace("--only-system", "")   # the hidden alias
+    paths = re.findall(r"(?<![\w.])(/\S+\.(?:md|yaml))", r.stdout)
+    assert paths and all(Path(p).is_file() for p in paths), paths    # paths that exist
 
 
 # -- a real Zephyr tree ----------------------------------------------------------------

@@ -46,7 +46,7 @@ amp-build prints a line as each build starts (with where its log is; -v adds
 the west build command line) and one as each entry ends, then a table.
 """
 
-EPILOG = """\
+EPILOG = f"""\
 Examples:
   west amp-build --dry-run                       # the plan and the exact commands
   west amp-build -j 4                            # the bundled matrix
@@ -56,8 +56,9 @@ Examples:
   west amp-build --json | jq .counts             # the result as JSON on stdout
   west amp-build --emit-matrix github --shards 4 # the CI matrix, as JSON
 
-The matrix format and the build root: docs/amp-build.md in this module
-(the bundled matrix is matrix/amp-matrix.yaml there).
+The matrix format, the build root and when an entry is up to date:
+  {REPO_ROOT / "docs" / "amp-build.md"}
+The bundled matrix: {matrix.DEFAULT_MATRIX}
 
 Exit status:
   0  every selected entry passed (or, with --emit-matrix/--dry-run, the plan is good)

@@ -29,6 +29,12 @@ without the one-off part (the up-to-date run: start-up, matrix, systems,
 git), which is what each further entry costs; and the in-step overhead
 amp-build measures itself (each entry's time minus its `west build`, from
 --json). Nothing is asserted; this only prints.
+
+Python's bytecode is cached as on a user's machine (written on the first
+run, into a PYTHONPYCACHEPREFIX in the temporary folder, not the checkout),
+even where the environment sets PYTHONDONTWRITEBYTECODE: otherwise every run
+would compile this library from source while west's own modules come
+precompiled from their install, and the floors would not be floors.
 """
 
 import argparse
@@ -60,7 +66,9 @@ def run(cmd, cwd, env, out=None):
 
 class Bench:
     def __init__(self, tmp, work_mib, jobs):
-        self.env = sw.west_env(tmp / "config", STANDIN_WORK_MIB=str(work_mib))
+        self.env = sw.west_env(tmp / "config", STANDIN_WORK_MIB=str(work_mib),
+                               PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)     # bytecode cached, as for a user
         self.top = sw.make(tmp / "ws", self.env)
         self.west = [sys.executable, "-m", "west"]
         self.jobs = matrix.load().jobs

@@ -24,6 +24,12 @@ the bundled boards have at most two Zephyr cores. Each system therefore uses
 a board generated here (in a temporary --board-root): one Cortex-A53 for the
 Linux host and ceil(links / 10) Cortex-R5 remotes, each its own cluster with
 firmware in DDR, up to 10 links each. Nothing is asserted; this only prints.
+
+Python's bytecode is cached as on a user's machine (written on the first
+run, into a PYTHONPYCACHEPREFIX in the temporary folder, not the checkout),
+even where the environment sets PYTHONDONTWRITEBYTECODE: otherwise every run
+would compile this library from source while west's own modules come
+precompiled from their install.
 """
 
 import argparse
@@ -47,6 +53,8 @@ SIZES = (1, 3, 10, 30, 100, 300, 1000)
 def west_env(tmp):
     env = dict(os.environ)
     env.pop("ZEPHYR_BASE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)     # bytecode cached, as for a user
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     env.update(WEST_CONFIG_GLOBAL=str(tmp / "westconfig.global"),
                WEST_CONFIG_SYSTEM=str(tmp / "westconfig.system"))
     return env

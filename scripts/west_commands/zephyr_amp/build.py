@@ -43,6 +43,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,6 +369,7 @@ def _run_step(step, plan_, revisions, module, environ, on_start=None):
     step.validation.unlink(missing_ok=True)
     if on_start:
         on_start(step)
+    _warm_checker()
     t0 = time.time()
     rc = _west_build(step, plan_.topdir, environ)
     built = time.time() - t0
@@ -409,6 +411,26 @@ def _west_build(step, topdir, environ):
             logf.write(f"cannot run {step.command[0]}: {e.strerror}\n")
             return 127
     return proc.returncode
+
+
+_warm = threading.Lock()
+
+
+def _warm_checker():
+    """Import the ELF checker (pyelftools) in the background while the first build
+    runs, so that its first validation does not wait for it: the build is in
+    another process and the import in this one. Once per process; an import
+    that fails here fails again, with its message, where the checker is used."""
+    if not _warm.acquire(blocking=False):
+        return
+
+    def load():
+        try:
+            from . import elfcheck  # noqa: F401
+        except Exception:
+            log.debug("preloading the ELF checker failed", exc_info=True)
+
+    threading.Thread(target=load, name="amp-build-warm-checker", daemon=True).start()
 
 
 def _validate(step):

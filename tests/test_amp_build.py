@@ -255,6 +255,21 @@ def test_old_system_spelling_still_filters(ws):
     assert new.stdout == old.stdout and json.loads(new.stdout)["include"][0]["count"] == 3
 
 
+def test_standin_work_is_cpu_work_the_benchmark_can_ask_for(ws, tmp_path):
+    """STANDIN_WORK_MIB (benchmarks/bench_build.py) reaches the stand-in build through
+    amp-build's environment: it hashes that much, and says so in the entry's log."""
+    env = dict(ws.env, STANDIN_WORK_MIB="3")
+    args = ("--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out", "--json",
+            tmp_path / "r.json")
+    r = amp_build(ws, *args, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (res,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert "-- stand-in work: 3 MiB hashed (sha256 " in Path(res["log"]).read_text()
+    r = amp_build(ws, *args, "--pristine", env=dict(ws.env, STANDIN_WORK_MIB="lots"))
+    assert r.returncode == 1
+    assert "FATAL ERROR: STANDIN_WORK_MIB must be a whole number of MiB" in r.stdout
+
+
 # -- a user's boards: --board-root ----------------------------------------------
 
 def test_board_root_reaches_every_system(ws, tmp_path):

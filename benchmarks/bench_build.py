@@ -81,6 +81,7 @@ class Bench:
         self.amp = [*self.west, "amp-build", "--build-root", str(self.root)]
         self.result = tmp / "result.json"
         self.in_step = []
+        self.peak = 0
 
     def _direct_one(self, step, cmd):
         shutil.rmtree(step.dir, ignore_errors=True)
@@ -95,9 +96,11 @@ class Bench:
     def amp_build(self, j):
         run([*self.amp, "-j", str(j), "--pristine", "--json", str(self.result)], self.top,
             self.env)
+        doc = json.loads(self.result.read_text())
         if j == 1:
-            doc = json.loads(self.result.read_text())
             self.in_step += [r["duration"] - r["build_seconds"] for r in doc["results"]]
+        else:
+            self.peak = max(self.peak, peak(doc["results"]))
 
     def new_root(self):
         root = self.root.with_name("amp-build-new")
@@ -115,6 +118,16 @@ class Bench:
              lambda: run(self.amp, self.top, self.env)),
             (f"-j {j} speed-up", lambda: self.amp_build(j), lambda: self.amp_build(1)),
         ]
+
+
+def peak(results):
+    """The most entries running at once, from amp-build's own start/finish times."""
+    events = sorted([(r["started"], 1) for r in results] + [(r["finished"], -1) for r in results])
+    running = most = 0
+    for _, delta in events:
+        running += delta
+        most = max(most, running)
+    return most
 
 
 def paired(pairs, rounds):
@@ -179,7 +192,9 @@ def report(bench, times, load, args):
     print(f"  overhead per entry, (amp-build -j 1 - direct -j 1) / {n}: {over / n * 1e3:.0f} ms "
           f"(minima: {(min(mine) - min(floor)) / n * 1e3:.0f} ms)")
     print(f"  of which one-off (the up-to-date run, {once * 1e3:.0f} ms); each further entry: "
-          f"{(over - once) / n * 1e3:.0f} ms")
+          f"{round((over - once) / n * 1e3) + 0} ms")
+    print(f"  -j {j}: at most {bench.peak} entries ran at once (amp-build's own start and "
+          "finish times)")
     if bench.in_step:
         print(f"  in-step overhead (entry time - its west build, amp-build's own clock): "
               f"median {statistics.median(bench.in_step) * 1e3:.1f} ms, "

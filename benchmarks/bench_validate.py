@@ -1,17 +1,24 @@
-"""How long does `west amp-validate` take on a large firmware image?
+"""How long does `west amp-validate` take on a large firmware image, with and
+without a system?
 
 Builds a Cortex-R5 image with tens of MB of DWARF (-g3: macro tables, one
 struct type and one const table per function, thousands of functions) and
-the test resource table, then prints the median whole-process wall time of
+the test resource table, linked in DDR: against systems/kv260-rpmsg.yaml its
+table is not where the layout puts it, so the check looks for Zephyr's symbol
+(PLAT-02) among all of the image's symbols, the path issue 15 measured at 13x.
+Then, in interleaved rounds (one run of each command per round, so that load
+on the machine hits all alike), the whole-process wall time of
 
-  west amp-validate IMAGE          (the real command, in a throwaway workspace)
-  python amp_validate.py IMAGE     (the same command without west's start-up)
-  readelf -lSW IMAGE               (binutils, for scale)
+  readelf -lSW IMAGE                                   (binutils: the floor)
+  west amp-validate IMAGE                              (the no-system check)
+  west amp-validate IMAGE --system S --domain rpu0     (layout from the cache)
+  ... the same with ZEPHYR_AMP_CACHE=off               (laid out every time)
 
-and the in-process time of check_elf() alone. It prints figures, asserts
-nothing. Usage:
+and prints the medians and their ratios against the no-system run and
+against readelf, plus check_elf() in process. Figures only, no asserts.
+Usage:
 
-  python benchmarks/bench_validate.py [--files 8] [--functions 5000] [--runs 5]
+  python benchmarks/bench_validate.py [--files 8] [--functions 5000] [--runs 7] [--keep DIR]
 """
 
 import argparse
@@ -100,20 +107,45 @@ def west_workspace(work):
         'manifest:\n  projects: []\n  self:\n    west-commands: scripts/west-commands.yml\n')
     shutil.copytree(REPO / 'scripts', manifest / 'scripts',
                     ignore=shutil.ignore_patterns('*.egg-info', '__pycache__'))
+    shutil.copytree(REPO / 'boards', manifest / 'boards')     # what --system's board needs
     subprocess.run([west, 'init', '-l', str(manifest)], cwd=work, check=True,
                    capture_output=True)
     return work / 'ws'
 
 
-def median_time(cmd, runs, cwd=None, env=None):
-    times = []
+def timed(cmd, cwd=None, env=None):
+    start = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if r.returncode not in (0, 1):
+        raise SystemExit(f'{" ".join(map(str, cmd))} failed:\n{r.stderr}')
+    return took
+
+
+def interleaved(rows, runs):
+    """{label: [seconds]}: each round runs every row once, in order."""
+    times = {label: [] for label, *_ in rows}
     for _ in range(runs):
-        start = time.perf_counter()
-        r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - start)
-        if r.returncode not in (0, 1):
-            raise SystemExit(f'{" ".join(map(str, cmd))} failed:\n{r.stderr}')
-    return statistics.median(times), r
+        for label, cmd, cwd, env in rows:
+            times[label].append(timed(cmd, cwd, env))
+    return {label: statistics.median(t) for label, t in times.items()}
+
+
+def in_process(elf, system, runs):
+    """Medians of check_elf() alone, without and with the system's layout."""
+    from zephyr_amp import config
+    from zephyr_amp.elfcheck import check_elf
+    layout = config.layout_for(system)
+    out = {}
+    for label, args in (('check_elf(IMAGE)', ()), ('check_elf(IMAGE, layout, rpu0)',
+                                                   (layout, 'rpu0'))):
+        took = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            report = check_elf(elf, *args)
+            took.append(time.perf_counter() - start)
+        out[label] = (statistics.median(took), report.verdict())
+    return out
 
 
 def main():
@@ -122,50 +154,71 @@ def main():
     parser.add_argument('--files', type=int, default=8, help='translation units (default 8)')
     parser.add_argument('--functions', type=int, default=5000,
                         help='functions per unit (default 5000)')
-    parser.add_argument('--runs', type=int, default=5, help='runs per command (default 5)')
+    parser.add_argument('--runs', type=int, default=7, help='rounds (default 7)')
+    parser.add_argument('--keep', metavar='DIR', type=Path,
+                        help='build into DIR and keep it; reuse DIR/bench.elf when it is there')
     args = parser.parse_args()
     if not shutil.which(CC):
         raise SystemExit(f'{CC} not found; apt-get install -y gcc-arm-none-eabi')
+    system = REPO / 'systems' / 'kv260-rpmsg.yaml'
 
     with tempfile.TemporaryDirectory(prefix='bench-validate-') as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        elf = build(work, args.files, args.functions)
-        built = time.perf_counter() - t0
-        size = elf.stat().st_size
-        sections = subprocess.run(['readelf', '-SW', str(elf)], capture_output=True, text=True,
-                                  check=True).stdout
-        debug = sum(int(line.split()[4], 16) for line in
-                    (ln.replace('[ ', '[').split(']', 1)[1] for ln in sections.splitlines()
-                     if '] .debug' in ln))
-        print(f'image: {elf.name}, {size / 2**20:.1f} MiB ({debug / 2**20:.1f} MiB .debug_*), '
-              f'{args.files} x {args.functions} functions, built in {built:.0f} s')
-
-        from zephyr_amp.elfcheck import check_elf
-        lib = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
-            report = check_elf(elf)
-            lib.append(time.perf_counter() - start)
-        print(f'check_elf() in process: {statistics.median(lib) * 1000:8.1f} ms  '
-              f'({report.verdict()})')
-
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(REPO / 'scripts' / 'west_commands'), os.environ.get('PYTHONPATH', '')]))
-        rows = []
-        ws = west_workspace(work)
-        if ws is not None:
-            rows.append(('west amp-validate IMAGE', [shutil.which('west'), 'amp-validate',
-                                                     str(elf)], ws))
+        if args.keep and (args.keep / 'bench.elf').is_file():
+            elf = args.keep / 'bench.elf'
         else:
-            print('west not installed: skipping the west row')
-        rows.append(('python amp_validate.py IMAGE',
-                     [sys.executable, str(REPO / 'scripts' / 'west_commands' /
-                                          'amp_validate.py'), str(elf)], None))
-        rows.append(('readelf -lSW IMAGE', ['readelf', '-lSW', str(elf)], None))
-        for label, cmd, cwd in rows:
-            t, _ = median_time(cmd, args.runs, cwd=cwd, env=env)
-            print(f'{label:<30} {t * 1000:8.1f} ms  (median of {args.runs}, whole process)')
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+            elf = build(args.keep or work, args.files, args.functions)
+        built = time.perf_counter() - t0
+        describe(elf, args, built)
+        for label, (took, verdict) in in_process(elf, system, args.runs).items():
+            print(f'{label:<34} {took * 1000:8.1f} ms  ({verdict})')
+
+        env = dict(os.environ, ZEPHYR_AMP_CACHE=str(work / 'cache'), PYTHONPATH=os.pathsep.join(
+            [str(REPO / 'scripts' / 'west_commands'), os.environ.get('PYTHONPATH', '')]))
+        ws = west_workspace(work)
+        if ws is None:
+            validate = [sys.executable, str(REPO / 'scripts' / 'west_commands' /
+                                            'amp_validate.py')]
+            print('west not installed: timing python amp_validate.py instead')
+        else:
+            validate = [shutil.which('west'), 'amp-validate']
+        with_system = [*validate, str(elf), '--system', str(system), '--domain', 'rpu0']
+        check = subprocess.run(with_system, cwd=ws, env=env, capture_output=True, text=True,
+                               check=False)
+        if not check.stdout.strip().endswith('checked against domain rpu0'):
+            raise SystemExit(f'--system did not check the image:\n{check.stdout}{check.stderr}')
+        rows = [('readelf -lSW IMAGE', ['readelf', '-lSW', str(elf)], None, env),
+                ('amp-validate IMAGE', [*validate, str(elf)], ws, env),
+                ('amp-validate IMAGE --system', with_system, ws, env),
+                ('amp-validate --system, no cache', with_system, ws,
+                 dict(env, ZEPHYR_AMP_CACHE='off'))]
+        medians = interleaved(rows, args.runs)
+        floor = medians['amp-validate IMAGE']
+        readelf = medians['readelf -lSW IMAGE']
+        print(f'\nmedians of {args.runs} interleaved rounds, whole process '
+              f'(load average {os.getloadavg()[0]:.2f}):')
+        for label, t in medians.items():
+            print(f'{label:<34} {t * 1000:8.1f} ms   x{t / floor:5.2f} of the no-system run   '
+                  f'x{t / readelf:6.2f} of readelf')
+        ratio = medians['amp-validate IMAGE --system'] / floor
+        print(f'\nvalidate-with-system / validate-without = {ratio:.2f} (goal <= 1.2)')
+
+
+def describe(elf, args, built):
+    size = elf.stat().st_size
+    sections = subprocess.run(['readelf', '-SW', str(elf)], capture_output=True, text=True,
+                              check=True).stdout
+    debug = sum(int(line.split()[4], 16) for line in
+                (ln.replace('[ ', '[').split(']', 1)[1] for ln in sections.splitlines()
+                 if '] .debug' in ln))
+    symbols = subprocess.run(['readelf', '-sW', str(elf)], capture_output=True, text=True,
+                             check=True).stdout.count('\n')
+    print(f'image: {elf.name}, {size / 2**20:.1f} MiB ({debug / 2**20:.1f} MiB .debug_*), '
+          f'~{symbols} symbols, {args.files} x {args.functions} functions, built in '
+          f'{built:.0f} s (load average {os.getloadavg()[0]:.2f})')
 
 
 if __name__ == '__main__':

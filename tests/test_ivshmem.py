@@ -25,10 +25,10 @@ import struct
 import subprocess
 
 import pytest
+from test_virtio import TIMEOUT, devices_on_buses, hmp, parse_qtree  # noqa: F401
 
 from conftest import REPO, need_tool
 from helpers import preprocess
-from test_virtio import TIMEOUT, devices_on_buses, hmp, parse_qtree  # noqa: F401
 from zephyr_amp import config
 
 edtlib = pytest.importorskip("devicetree.edtlib")

@@ -1,7 +1,8 @@
 """schema/system.schema.json, the JSON Schema editors use, agrees with the pykwalify schema.
 
 The JSON Schema is generated from scripts/west_commands/zephyr_amp/schema/system.yaml
-(the schema amp-config checks with) by build_json_schema() below, which adds
+with every link kind's keys merged in (model.system_schema(), the schema amp-config
+checks with) by build_json_schema() below, which adds
 descriptions for editors' hover text. After a change to system.yaml:
 
     AMP_UPDATE_GOLDEN=1 python3 -m pytest -q tests/test_json_schema.py
@@ -19,10 +20,9 @@ import yaml
 
 from conftest import REPO, SYSTEMS, need
 from helpers import DATA, EXTRA_SYSTEMS
-from zephyr_amp import source
+from zephyr_amp import model, source
 
 JSON_SCHEMA = REPO / "schema" / "system.schema.json"
-KWALIFY = REPO / "scripts" / "west_commands" / "zephyr_amp" / "schema" / "system.yaml"
 UPDATE = os.environ.get("AMP_UPDATE_GOLDEN", "") not in ("", "0")
 
 # A size or address as parse_size() reads it: 4096, 0x4000, 64K, 1M, '4 KiB'.
@@ -123,7 +123,7 @@ def _convert(rule, path, missing):
 
 
 def build_json_schema():
-    kw = yaml.safe_load(KWALIFY.read_text())
+    kw = model.system_schema()
     missing = []
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
               "title": "zephyr-amp system",
@@ -172,7 +172,7 @@ def _kw_keys(rule, path=""):
 
 def test_same_keys_and_required_keys_everywhere():
     published = json.loads(JSON_SCHEMA.read_text())
-    kw = yaml.safe_load(KWALIFY.read_text())
+    kw = model.system_schema()
     assert _keys(published) == _kw_keys(kw)
 
 

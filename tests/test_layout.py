@@ -12,6 +12,7 @@ from conftest import REPO, SYSTEMS
 from helpers import ALL_SYSTEMS, TEST_BOARDS, system_id
 from zephyr_amp import layout, model
 from zephyr_amp.errors import LayoutError
+from zephyr_amp.links import rpmsg
 
 PAGE = 0x1000
 
@@ -74,7 +75,7 @@ def test_layout_allocates_the_linux_page_rounded_vrings(tmp_path, num, align, si
                                             (128, 256, 0x20000), (256, 512, 0x40000),
                                             (512, 512, 0x40000), (1024, 512, 0x40000)])
 def test_rpmsg_buffer_pool(num, count, pool):
-    assert layout.rpmsg_buffer_count(num) == count
+    assert rpmsg.buffer_count(num) == count
     assert count * 512 == pool       # formats.md 4: 256-entry vrings need 0x40000
 
 
@@ -228,7 +229,8 @@ def test_carveouts_are_page_rounded_and_64k_aligned(tmp_path):
         name: c
         board: kv260
         domains:
-          - {name: r, os: zephyr, cores: [r5_0], carveouts: [{name: a, size: 100}, {name: b, size: 5K}]}
+          - {name: r, os: zephyr, cores: [r5_0],
+             carveouts: [{name: a, size: 100}, {name: b, size: 5K}]}
         """))
     r = {x.name: x for x in lay.regions}
     assert (r["r_a"].base, r["r_a"].size) == (0x3ed00000, 0x1000)

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need_tool
-from helpers import (ALL_SYSTEMS, generated, layout_json, linux_domains, preprocess,  # noqa: F401
-                     system_id, view)
+from helpers import ALL_SYSTEMS, generated, layout_json, linux_domains, preprocess, system_id, view  # noqa: F401
 
 dtlib = pytest.importorskip("devicetree.dtlib")
 edtlib = pytest.importorskip("devicetree.edtlib")

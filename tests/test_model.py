@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO
 from zephyr_amp import model, source
 from zephyr_amp.errors import InputError
-
+from zephyr_amp.links import base as link_base
 
 # -- sizes ----------------------------------------------------------------------
 
@@ -208,13 +208,13 @@ def test_zephyr_host_may_size_its_own_pool(tmp_path):
 @pytest.mark.parametrize("n,pow2", [(1, True), (2, True), (8, True), (32768, True),
                                     (0, False), (3, False), (-8, False), (300, False)])
 def test_is_pow2(n, pow2):
-    assert model.is_pow2(n) is pow2
+    assert link_base.is_pow2(n) is pow2
 
 
 @pytest.mark.parametrize("n,near", [(300, 256), (400, 512), (3, 2), (5, 4), (0, 1), (-5, 1),
                                     (384, 256), (65536, 65536)])
 def test_near_pow2(n, near):
-    assert model._near_pow2(n) == near
+    assert link_base.near_pow2(n) == near
 
 
 def test_board_root_is_searched_first(tmp_path):
@@ -232,3 +232,44 @@ def test_board_root_is_searched_first(tmp_path):
     f.write_text("name: s\nboard: kv260\ndomains:\n  - {name: m, os: zephyr, cores: [m]}\n")
     s = model.load_system(f, [boards])
     assert s.board.page_size == 16 << 10 and s.domains[0].target == "t"
+
+
+LOCKSTEP_BY_DEFAULT = """\
+    name: s
+    board: kv260
+    domains:
+      - {name: rpu0, os: zephyr, cores: [r5_0]}
+      - {name: rpu1, os: zephyr, cores: [r5_1], mode: split}
+    """
+
+
+def test_a_core_taken_by_a_default_lockstep_domain_says_so(tmp_path):
+    """rpu0 lists only r5_0, but without mode: it is lockstep and takes r5_1 too."""
+    with pytest.raises(InputError) as e:
+        _load(tmp_path, LOCKSTEP_BY_DEFAULT)
+    assert (e.value.line, e.value.column) == (5, 38)
+    assert str(e.value).endswith(
+        "domains[1].cores[0]: core r5_1 is already used by domain 'rpu0' (a domain without "
+        "mode: is lockstep and takes both cores); write mode: split in domain 'rpu0'")
+
+
+def test_a_default_lockstep_domain_after_a_split_one_says_so(tmp_path):
+    text = LOCKSTEP_BY_DEFAULT.replace("rpu0, os: zephyr, cores: [r5_0]}",
+                                       "rpu0, os: zephyr, cores: [r5_1], mode: split}")
+    text = text.replace("rpu1, os: zephyr, cores: [r5_1], mode: split}",
+                        "rpu1, os: zephyr, cores: [r5_0]}")
+    with pytest.raises(InputError) as e:
+        _load(tmp_path, text)
+    assert "domain 'rpu1' gives no mode: and so is lockstep, which takes core r5_1, and " \
+        "domain 'rpu0' uses it; write mode: split" in str(e.value)
+
+
+def test_link_records_are_frozen():
+    import dataclasses
+    s = model.load_system(REPO / "systems" / "kv260-hvl.yaml")
+    link = s.links[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        link.driver = "linux"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        link.devices[0].slot = 3
+    assert s.board.virtio_mmio is None and s.board.mailboxes[0].linux.remote == "rpu0"

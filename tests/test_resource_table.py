@@ -127,8 +127,8 @@ def _cases():
 
 
 def _domains_with_table(system):
-    from zephyr_amp import config
     from helpers import TEST_BOARDS
+    from zephyr_amp import config
     try:
         layout = config.layout_for(system, [TEST_BOARDS])
     except Exception:       # noqa: BLE001 - reported by the test that generates it

@@ -110,6 +110,23 @@ def set_phdr(data, index, **values):
     return bytes(out)
 
 
+_SHDR = {1: '<IIIIIIIIII', 2: '<IIQQQQIIQQ'}
+_SHDR_FIELDS = ['sh_name', 'sh_type', 'sh_flags', 'sh_addr', 'sh_offset', 'sh_size', 'sh_link',
+                'sh_info', 'sh_addralign', 'sh_entsize']
+
+
+def set_shdr(data, index, **values):
+    """Return ``data`` with fields of section header ``index`` replaced."""
+    h = read_ehdr(data)
+    fmt = _SHDR[data[4]]
+    at = h['e_shoff'] + index * h['e_shentsize']
+    sh = dict(zip(_SHDR_FIELDS, struct.unpack_from(fmt, data, at)))
+    sh.update(values)
+    out = bytearray(data)
+    struct.pack_into(fmt, out, at, *[sh[k] for k in _SHDR_FIELDS])
+    return bytes(out)
+
+
 def phdrs(data):
     h = read_ehdr(data)
     fmt, names = _PHDR[data[4]]

@@ -5,12 +5,14 @@ root (--board-root DIR, searched first). The files are facts with sources;
 see boards/kv260.yaml.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Optional
 
 from . import schema
-from .errors import InputError
-from .source import Source, parse_size, did_you_mean
+from .source import Source, did_you_mean, parse_size
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_BOARD_ROOT = REPO_ROOT / "boards"
@@ -26,7 +28,7 @@ class Core:
     zephyr_target: str = None
 
     @property
-    def elf(self):
+    def elf(self) -> dict:
         """What an image for this core must be (loader-rules ELF-05)."""
         if self.arch == "aarch64":
             return {"class": 64, "machine": "EM_AARCH64"}
@@ -43,6 +45,16 @@ class Bank:
     power_domain: str = None
 
 
+@dataclass(frozen=True)
+class LinuxClusterNode:
+    """The cluster's remoteproc node in a Linux overlay (xlnx,zynqmp-r5fss)."""
+    compatible: str
+    core_compatible: str
+    address: int
+    firmware_node: Optional[str] = None
+    power_domains: dict = field(default_factory=dict)    # core -> power-domain ID
+
+
 @dataclass
 class Cluster:
     name: str
@@ -50,7 +62,7 @@ class Cluster:
     loader: str = None
     boot: dict = None
     default_mode: str = None
-    linux_node: dict = None
+    linux_node: Optional[LinuxClusterNode] = None
     modes: dict = field(default_factory=dict)   # mode -> core -> [Bank]
 
 
@@ -64,7 +76,7 @@ class Memory:
     alloc_from: int = None
 
     @property
-    def end(self):
+    def end(self) -> int:
         return self.base + self.size
 
 
@@ -79,13 +91,52 @@ class Ipi:
     mask: int = None           # this agent's bit in the other agents' TRIG/ISR registers
 
 
+@dataclass(frozen=True)
+class LinuxMailbox:
+    """The APU-side node of an IPI mailbox: its agents and its four message buffers."""
+    local: str
+    remote: str
+    buffers: tuple = ()
+
+
 @dataclass
 class Mailbox:
     name: str
     between: list
     zephyr_label: str = None
     zephyr_parent: str = None
-    linux: dict = None
+    linux: Optional[LinuxMailbox] = None
+
+
+@dataclass(frozen=True)
+class VirtioMmio:
+    """The board's own virtio-mmio transports (QEMU virt): slot N at base + N x stride,
+    interrupt SPI first_spi + N."""
+    base: int
+    stride: int
+    slots: int
+    first_spi: int
+    dt_parent: Optional[str] = None
+    dt_label: Optional[str] = None
+    qemu_args: tuple = ()
+
+    @property
+    def end(self) -> int:
+        return self.base + self.slots * self.stride
+
+
+@dataclass(frozen=True)
+class Qemu:
+    """How one QEMU instance of the board is started."""
+    binary: str
+    machine_args: tuple = ()
+
+
+@dataclass(frozen=True)
+class IvshmemPci:
+    """The PCI IDs of QEMU's ivshmem device."""
+    vendor_id: int
+    device_id: int
 
 
 @dataclass
@@ -101,22 +152,22 @@ class Board:
     memory: list           # [Memory]
     ipi: dict              # name -> Ipi
     mailboxes: list        # [Mailbox]
-    virtio_mmio: dict = None
-    qemu: dict = None          # {"binary", "machine_args"}: how one instance is started
-    ivshmem: dict = None       # {"vendor_id", "device_id"}: the ivshmem PCI device
+    virtio_mmio: Optional[VirtioMmio] = None
+    qemu: Optional[Qemu] = None
+    ivshmem: Optional[IvshmemPci] = None
     ipi_registers: dict = None # register name -> offset from an IPI agent's reg
 
-    def memory_named(self, name):
+    def memory_named(self, name: str) -> Optional[Memory]:
         return next((m for m in self.memory if m.name == name), None)
 
-    def agents(self, cores):
+    def agents(self, cores: Iterable) -> list:
         """The names a mailbox's 'between' may use for these cores: the cores,
         their clusters (the APU agent for Linux on the A53s) and their IPI agents."""
         clusters = sorted({self.cores[c].cluster for c in cores})
         return list(cores) + clusters + [ipi.name for ipi in self.ipi.values()
                                          if ipi.core in cores]
 
-    def mailbox_between(self, a, b):
+    def mailbox_between(self, a: str, b: Iterable) -> Optional[Mailbox]:
         """The mailbox core a uses to reach b (cores or IPI agents).
 
         The first name of 'between' is the side whose devicetree label the
@@ -127,18 +178,18 @@ class Board:
         return next((mb for mb in near if mb.between[0] == a), near[0] if near else None)
 
 
-def board_roots(extra=()):
+def board_roots(extra=()) -> list:
     return [Path(r) for r in extra] + [DEFAULT_BOARD_ROOT]
 
 
-def known_boards(extra=()):
+def known_boards(extra=()) -> list:
     names = set()
     for root in board_roots(extra):
         names.update(p.stem for p in Path(root).glob("*.yaml"))
     return sorted(names)
 
 
-def find_board_file(name, extra=()):
+def find_board_file(name: str, extra=()) -> Optional[Path]:
     for root in board_roots(extra):
         path = Path(root) / f"{name}.yaml"
         if path.is_file():
@@ -146,8 +197,9 @@ def find_board_file(name, extra=()):
     return None
 
 
-def load_board(name, extra=()):
-    """Board data by name; raises InputError (no position) when unknown."""
+def load_board(name: str, extra=()) -> Board:
+    """Board data by name; raises LookupError when no board root has it, InputError
+    (at the board file's line) when the file is wrong."""
     path = find_board_file(name, extra)
     if path is None:
         raise LookupError(name)
@@ -155,36 +207,15 @@ def load_board(name, extra=()):
     schema.check(src, "board")
     d = src.data
 
-    def size(path_, value):
+    def size(path_, value: object):
         try:
             return parse_size(value)
         except ValueError as e:
             raise src.error(path_, str(e)) from None
 
-    cores = {}
-    for i, c in enumerate(d["cores"]):
-        cores[c["name"]] = Core(c["name"], c["cluster"], c["cpu"], c["arch"], list(c["os"]),
-                                c.get("zephyr-target"))
-    clusters = {}
-    for i, c in enumerate(d.get("clusters", [])):
-        modes = {}
-        for mode, per_core in (c.get("modes") or {}).items():
-            modes[mode] = {}
-            for core, banks in per_core.items():
-                modes[mode][core] = [
-                    Bank(b["name"], size(("clusters", i, "modes", mode, core, j, "base"), b["base"]),
-                         size(("clusters", i, "modes", mode, core, j, "view"), b["view"]),
-                         size(("clusters", i, "modes", mode, core, j, "size"), b["size"]),
-                         b.get("power-domain"))
-                    for j, b in enumerate(banks)]
-        boot = None
-        if c.get("boot"):
-            boot = {k: size(("clusters", i, "boot", k), v) for k, v in c["boot"].items()}
-        node = dict(c["linux-node"]) if c.get("linux-node") else None
-        if node and "address" in node:
-            node["address"] = size(("clusters", i, "linux-node", "address"), node["address"])
-        clusters[c["name"]] = Cluster(c["name"], c.get("platform"), c.get("loader"), boot,
-                                      c.get("default-mode"), node, modes)
+    cores = {c["name"]: Core(c["name"], c["cluster"], c["cpu"], c["arch"], list(c["os"]),
+                             c.get("zephyr-target")) for c in d["cores"]}
+    clusters = {c["name"]: _cluster(i, c, size) for i, c in enumerate(d.get("clusters", []))}
     memory = [Memory(m["name"], m["kind"], size(("memory", i, "base"), m["base"]),
                      size(("memory", i, "size"), m["size"]), bool(m.get("shared", False)),
                      size(("memory", i, "alloc-from"), m["alloc-from"])
@@ -194,36 +225,70 @@ def load_board(name, extra=()):
                           p.get("zephyr-node"), p.get("core"),
                           size(("ipi", i, "mask"), p["mask"]) if "mask" in p else None)
            for i, p in enumerate(d.get("ipi", []))}
-    mailboxes = []
-    for i, m in enumerate(d.get("mailboxes", [])):
-        linux = dict(m["linux"]) if m.get("linux") else None
-        if linux and "buffers" in linux:
-            linux["buffers"] = [size(("mailboxes", i, "linux", "buffers", j), b)
-                                for j, b in enumerate(linux["buffers"])]
-        mailboxes.append(Mailbox(m["name"], list(m["between"]), m.get("zephyr-label"),
-                                 m.get("zephyr-parent"), linux))
-    virtio = None
-    if d.get("virtio-mmio"):
-        v = d["virtio-mmio"]
-        virtio = {"base": size(("virtio-mmio", "base"), v["base"]),
-                  "stride": size(("virtio-mmio", "stride"), v["stride"]),
-                  "slots": v["slots"], "first_spi": v["first-spi"],
-                  "dt_parent": v.get("dt-parent"), "dt_label": v.get("dt-label"),
-                  "qemu_args": list(v.get("qemu-args", []))}
-    qemu = None
-    if d.get("qemu"):
-        qemu = {"binary": d["qemu"]["binary"],
-                "machine_args": list(d["qemu"]["machine-args"])}
-    ivshmem = None
-    if d.get("ivshmem"):
-        ivshmem = {"vendor_id": size(("ivshmem", "vendor-id"), d["ivshmem"]["vendor-id"]),
-                   "device_id": size(("ivshmem", "device-id"), d["ivshmem"]["device-id"])}
+    mailboxes = [_mailbox(i, m, size) for i, m in enumerate(d.get("mailboxes", []))]
     ipi_registers = {k: size(("ipi-registers", k), v)
                      for k, v in (d.get("ipi-registers") or {}).items()} or None
     return Board(d["name"], d.get("description", ""), path,
                  size(("page-size",), d["page-size"]), d.get("address-cells", 2),
                  bool(d.get("instance-per-domain", False)), cores, clusters, memory, ipi,
-                 mailboxes, virtio, qemu, ivshmem, ipi_registers)
+                 mailboxes, _virtio_mmio(d, size), _qemu(d), _ivshmem(d, size), ipi_registers)
+
+
+def _cluster(i, c, size) -> Cluster:
+    modes = {}
+    for mode, per_core in (c.get("modes") or {}).items():
+        modes[mode] = {}
+        for core, banks in per_core.items():
+            at = ("clusters", i, "modes", mode, core)
+            modes[mode][core] = [
+                Bank(b["name"], size(at + (j, "base"), b["base"]),
+                     size(at + (j, "view"), b["view"]), size(at + (j, "size"), b["size"]),
+                     b.get("power-domain"))
+                for j, b in enumerate(banks)]
+    boot = None
+    if c.get("boot"):
+        boot = {k: size(("clusters", i, "boot", k), v) for k, v in c["boot"].items()}
+    node = None
+    if c.get("linux-node"):
+        n = c["linux-node"]
+        node = LinuxClusterNode(n["compatible"], n["core-compatible"],
+                                size(("clusters", i, "linux-node", "address"), n["address"]),
+                                n.get("firmware-node"), dict(n.get("power-domains") or {}))
+    return Cluster(c["name"], c.get("platform"), c.get("loader"), boot,
+                   c.get("default-mode"), node, modes)
+
+
+def _mailbox(i, m, size) -> Mailbox:
+    linux = None
+    if m.get("linux"):
+        lx = m["linux"]
+        linux = LinuxMailbox(lx["local"], lx["remote"],
+                             tuple(size(("mailboxes", i, "linux", "buffers", j), b)
+                                   for j, b in enumerate(lx.get("buffers", []))))
+    return Mailbox(m["name"], list(m["between"]), m.get("zephyr-label"),
+                   m.get("zephyr-parent"), linux)
+
+
+def _virtio_mmio(d, size) -> Optional[VirtioMmio]:
+    v = d.get("virtio-mmio")
+    if not v:
+        return None
+    return VirtioMmio(size(("virtio-mmio", "base"), v["base"]),
+                      size(("virtio-mmio", "stride"), v["stride"]), v["slots"], v["first-spi"],
+                      v.get("dt-parent"), v.get("dt-label"), tuple(v.get("qemu-args", [])))
+
+
+def _qemu(d) -> Optional[Qemu]:
+    q = d.get("qemu")
+    return Qemu(q["binary"], tuple(q["machine-args"])) if q else None
+
+
+def _ivshmem(d, size) -> Optional[IvshmemPci]:
+    v = d.get("ivshmem")
+    if not v:
+        return None
+    return IvshmemPci(size(("ivshmem", "vendor-id"), v["vendor-id"]),
+                      size(("ivshmem", "device-id"), v["device-id"]))
 
 
 def _display(path):
@@ -233,6 +298,6 @@ def _display(path):
         return str(path)
 
 
-def unknown_board_hint(name, extra=()):
+def unknown_board_hint(name: str, extra=()) -> str:
     names = known_boards(extra)
     return did_you_mean(name, names) or ("known boards: " + ", ".join(names))

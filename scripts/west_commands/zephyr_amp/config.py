@@ -3,42 +3,62 @@
 The west command and amp-build call these; nothing here prints or exits.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
+from typing import Iterable, Optional, Union
 
 from . import layout as layout_mod
 from . import model, render
 
+PathArg = Union[str, PathLike]
+
 
 @dataclass
 class Result:
-    system: object        # model.System
-    layout: object        # layout.Layout
+    system: model.System
+    layout: layout_mod.Layout
     files: dict           # relative path -> text
     out_dir: Path = None  # where they were written, None for --check
 
 
-def default_out_dir(system_name, base="build"):
+def default_out_dir(system_name: str, base: PathArg = "build") -> Path:
+    """<base>/amp/<system>. The west command should pass the workspace (or
+    application) root as base, so that the output is outside build/, which
+    `west build -p` deletes; "build" is the old default, kept until it does."""
     return Path(base) / "amp" / system_name
 
 
-def configure(system_path, board_roots=(), display=None):
+def configure(system_path: PathArg, board_roots: Iterable = (),
+              display: Optional[str] = None) -> Result:
     """Validate and lay out a system; render its files in memory."""
     system = model.load_system(system_path, board_roots, display=display)
     lay = layout_mod.place(system)
     return Result(system, lay, render.render(lay))
 
 
-def generate(system_path, out_dir=None, board_roots=(), display=None):
-    """configure(), then write every file into out_dir (all or nothing)."""
+def generate(system_path: PathArg, out_dir: Optional[PathArg] = None,
+             board_roots: Iterable = (), display: Optional[str] = None,
+             base: PathArg = "build") -> Result:
+    """configure(), then write every file into out_dir (all or nothing); without
+    out_dir into default_out_dir(name, base)."""
     result = configure(system_path, board_roots, display=display)
-    out = Path(out_dir) if out_dir else default_out_dir(result.system.name)
+    out = Path(out_dir) if out_dir else default_out_dir(result.system.name, base)
     render.write_outputs(result.files, out)
     result.out_dir = out
     return result
 
 
-def layout_for(system_path, board_roots=()):
+def layout_for(system_path: PathArg, board_roots: Iterable = ()) -> dict:
     """The layout.json document of a system, as a dict (what amp-validate checks against)."""
     system = model.load_system(system_path, board_roots)
     return layout_mod.place(system).to_json()
+
+
+def read_layout(path: PathArg) -> layout_mod.Layout:
+    """The typed Layout of a layout.json file amp-config wrote."""
+    import json
+    with open(path, encoding="utf-8") as f:
+        return layout_mod.Layout.from_json(json.load(f))

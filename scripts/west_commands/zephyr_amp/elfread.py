@@ -12,7 +12,9 @@ findings. Nothing here raises on a hostile file: the worst case is an image
 with no segments or no sections and a list of damage.
 """
 
+import array
 import struct
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -94,15 +96,20 @@ class Shdr:
     sh_addr: int
     sh_offset: int
     sh_size: int
+    sh_link: int = 0
 
 
 @dataclass(frozen=True)
 class Damage:
-    """Something wrong with the container itself, found while reading."""
+    """Something wrong with the container itself, found while reading: the
+    rule, a message, the object ('ELF header', 'program header 3', 'section
+    header 12') and its ranges, file offsets when ``file_ranges``."""
 
     rule: str
     message: str
     ranges: tuple = ()
+    obj: str = 'ELF header'
+    file_ranges: bool = False
 
 
 @dataclass
@@ -123,9 +130,9 @@ class ElfImage:
     parser: str = 'pyelftools'
 
     @classmethod
-    def open(cls, path):
+    def open(cls, path) -> 'ElfImage':
         """Open ``path``; OSError propagates (a missing file is the caller's problem)."""
-        stream = open(path, 'rb')
+        stream = open(path, 'rb')   # noqa: SIM115 - kept open for the image's life, closed by close()
         try:
             return cls.from_stream(stream)
         except BaseException:
@@ -148,7 +155,7 @@ class ElfImage:
     def __exit__(self, *exc):
         self.close()
 
-    def read(self, offset, size):
+    def read(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset`` (fewer at the end of the file)."""
         if offset < 0 or size <= 0 or offset >= self.size:
             return b''
@@ -205,8 +212,8 @@ class ElfImage:
                     _E_MACHINE_NAMES.get(f[2], f[2]), f[4], f[5], f[6],
                     f[9], f[10], f[11], f[12], f[13])
 
-    def _damaged(self, rule, message, ranges=()):
-        self.damage.append(Damage(rule, message, tuple(ranges)))
+    def _damaged(self, rule, message, ranges=(), obj='ELF header', file_ranges=False):
+        self.damage.append(Damage(rule, message, tuple(ranges), obj, file_ranges))
 
     @property
     def _cls(self):
@@ -260,14 +267,16 @@ class ElfImage:
         if not count:
             return 0
         if entsize < minsize:
-            self._damaged('ELF-07', f'{what} entries are {entsize} bytes, '
+            self._damaged('ELF-07', f'{what} entries are {entsize} bytes (e_{what[0]}hentsize), '
                           f'ELF{self.ehdr.elfclass} needs {minsize}')
             return 0 if partial else None
         end = offset + count * entsize
         if end <= self.size:
             return count
-        self._damaged('ELF-07', f'file truncated: {what} table ends at {end:#x}, '
-                      f'file is {self.size:#x} bytes', [(offset, end)])
+        first = max(0, (self.size - offset) // entsize) if offset < self.size else 0
+        self._damaged('ELF-07', f'file truncated: {what} table ends at file offset {end:#x}, '
+                      f'file is {self.size:#x} bytes; {what} {first} and later are cut off',
+                      [(offset, end)], f'{what} {first}', file_ranges=True)
         if not partial:
             return None
         return max(0, (self.size - offset) // entsize) if offset < self.size else 0
@@ -318,7 +327,7 @@ class ElfImage:
                     sec = self._elf.get_section(i)
                     h = sec.header
                     out.append(Shdr(i, sec.name or '', h['sh_type'], h['sh_flags'],
-                                    h['sh_addr'], h['sh_offset'], h['sh_size']))
+                                    h['sh_addr'], h['sh_offset'], h['sh_size'], h['sh_link']))
                 return out
             except _PARSE_ERRORS:
                 self.parser = 'raw'
@@ -337,11 +346,11 @@ class ElfImage:
             if st[1] != 8:                                   # SHT_NOBITS has no bytes
                 strtab = self.read(st[4], min(st[5], 1 << 20))
         out = []
-        for i, (name, sh_type, flags, addr, offset, size, _, _) in enumerate(fields):
+        for i, (name, sh_type, flags, addr, offset, size, link, _) in enumerate(fields):
             end = strtab.find(b'\0', name)
             text = strtab[name:end].decode('utf-8', 'replace') if 0 <= name < end else ''
             out.append(Shdr(i, text, _SH_TYPE_NAMES.get(sh_type, sh_type), flags, addr,
-                            offset, size))
+                            offset, size, link))
         return out
 
     def _raw_shdr_fields(self, i, offset):
@@ -349,26 +358,78 @@ class ElfImage:
         s = _SHDR[self._cls]
         return s.unpack(self.read(offset, s.size))[:8]
 
-    def sections_named(self, name):
+    def sections_named(self, name: str) -> list:
         """The section headers called exactly ``name``, in table order."""
         return [s for s in self.shdrs or () if s.name == name]
 
     # Symbols ---------------------------------------------------------------
 
-    @cached_property
-    def _symbols(self):
-        """name -> st_value for the symbol table, {} when there is none or it is
-        unreadable. Built once, only when a symbol is asked for."""
-        if self.parser != 'pyelftools' or not self.shdrs:
-            return {}
-        try:
-            symtab = self._elf.get_section_by_name('.symtab')
-            if symtab is None or symtab['sh_offset'] + symtab['sh_size'] > self.size:
-                return {}
-            return {sym.name: sym['st_value'] for sym in symtab.iter_symbols()}
-        except _PARSE_ERRORS:
-            return {}
+    def symbol(self, name: str) -> 'int | None':
+        """The value of the symbol ``name`` in .symtab, or None (no symbol
+        table, or it is unreadable). Cached per name."""
+        cache = self.__dict__.setdefault('_symbol_cache', {})
+        if name not in cache:
+            cache[name] = self._find_symbol(name)
+        return cache[name]
 
-    def symbol(self, name):
-        """The value of symbol ``name``, or None."""
-        return self._symbols.get(name)
+    def _find_symbol(self, name):
+        """Look the name up in the string table first (bytes.find), then scan
+        only the st_name words of the symbol table for its offsets: no symbol
+        object is built, so an image with 80,000 symbols costs milliseconds.
+        A name may also be the tail of a longer string (ld shares suffixes)."""
+        found = self._symbol_tables()
+        if found is None:
+            return None
+        symtab, strings = found
+        key = name.encode('utf-8', 'replace') + b'\0'
+        offsets = set()
+        at = strings.find(key)
+        while at >= 0:
+            offsets.add(at)
+            at = strings.find(key, at + 1)
+        if not offsets:
+            return None
+        entsize = 16 if self._cls == ELFCLASS32 else 24
+        words = array.array('I')
+        words.frombytes(symtab[:len(symtab) // entsize * entsize])
+        if sys.byteorder != 'little':
+            words.byteswap()
+        st_names = words[::entsize // 4]
+        hits = [i for i, n in enumerate(st_names) if n in offsets] if len(offsets) > 1 else \
+            _all_indices(st_names, next(iter(offsets)))
+        if not hits:
+            return None
+        at = hits[-1] * entsize
+        if self._cls == ELFCLASS32:
+            return struct.unpack_from('<I', symtab, at + 4)[0]
+        return struct.unpack_from('<Q', symtab, at + 8)[0]
+
+    @cached_property
+    def _symbol_bytes(self):
+        """(bytes of .symtab, bytes of its string table), or None."""
+        shdrs = self.shdrs or []
+        symtab = next((s for s in shdrs if s.sh_type in ('SHT_SYMTAB', 2)), None)
+        if symtab is None or not 0 < symtab.sh_link < len(shdrs):
+            return None
+        strtab = shdrs[symtab.sh_link]
+        for sec in (symtab, strtab):
+            if sec.sh_offset + sec.sh_size > self.size:
+                return None
+        return (self.read(symtab.sh_offset, symtab.sh_size),
+                self.read(strtab.sh_offset, strtab.sh_size))
+
+    def _symbol_tables(self):
+        return self._symbol_bytes
+
+
+def _all_indices(values, value):
+    """Every index of ``value`` in the array ``values`` (array.index runs in C)."""
+    out = []
+    at = 0
+    while True:
+        try:
+            at = values.index(value, at)
+        except ValueError:
+            return out
+        out.append(at)
+        at += 1

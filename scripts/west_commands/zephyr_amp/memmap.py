@@ -7,14 +7,20 @@ sees its TCM at 0x0). Rows are regions in address order, nested regions
 indented under their parent, gaps shown with their size.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from .layout import Layout
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 SHARED = "#8c8c8c"
 
 
-def human(n):
+def human(n: int) -> str:
     """4096 -> '4 KiB', 0x3000c0 -> '3.0 MiB' (one decimal when not whole)."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift:
@@ -49,7 +55,7 @@ def _space_order(space):
     return ({"phys": 0, "qemu": 1, "ivshmem": 2}.get(space.partition(":")[0], 3), space)
 
 
-def sections(layout):
+def sections(layout: Layout) -> list:
     """[(title, [(address, region, depth)])]: physical first, then each QEMU instance,
     then ivshmem BARs, then local views."""
     depth = _depths(layout)
@@ -69,14 +75,14 @@ def _ordered(rows):
     return sorted(rows, key=lambda x: (x[0], -x[1].size, x[2], x[1].name))
 
 
-def owners(layout):
+def owners(layout: Layout) -> dict:
     names = sorted(layout.domains)
     colours = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
     colours["shared"] = SHARED
     return colours
 
 
-def table(layout):
+def table(layout: Layout) -> str:
     lines = [f"memory map of {layout.system.name} (board {layout.system.board.name}, "
              f"page {layout.page_size:#x})"]
     depth = _depths(layout)
@@ -101,7 +107,7 @@ def table(layout):
     return "\n".join(lines)
 
 
-def svg(layout, banner):
+def svg(layout: Layout, banner: str) -> str:
     colours = owners(layout)
     row_h, width, left = 22, 760, 150
     y = 40

@@ -15,7 +15,7 @@ import yaml
 from pykwalify.core import Core
 from pykwalify.errors import PyKwalifyException
 
-from .errors import InputError
+from .errors import InputError, clip
 from .source import did_you_mean
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -26,9 +26,10 @@ _TYPE_WORDS = {"str": "a string", "int": "an integer", "bool": "true or false",
 
 
 def load_schema(name):
-    """The schema as data: parsed once per process (libyaml when PyYAML has
-    it: these are our own files, so its error texts never reach a user), and
-    a fresh copy for each caller."""
+    """The schema as data, its patterns as written (the published JSON schema is
+    made from them; check_with() makes them whole-value matches): parsed once per
+    process (libyaml when PyYAML has it: these are our own files, so its error
+    texts never reach a user), and a fresh copy for each caller."""
     return copy.deepcopy(_parsed_schema(name))
 
 
@@ -39,9 +40,42 @@ def _parsed_schema(name):
         return yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
 
 
-def check(source, schema_name):
-    """Raise InputError for the first schema violation in source, if any."""
-    schema = load_schema(schema_name)
+def whole_matches(node):
+    """Every `pattern:` and `regex;(...)` key of a schema made to match the whole
+    value: pykwalify uses re.match / re.search, where a closing `$` also matches
+    before a trailing newline ("rpu0\\n" passed '^[a-z][a-z0-9_]*$' and the text
+    after the newline reached the generated files). (?:...)\\Z is fullmatch."""
+    if isinstance(node, list):
+        return [whole_matches(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "pattern" and isinstance(value, str):
+            value = _anchored(value)
+        elif isinstance(key, str) and key.startswith("regex;(") and key.endswith(")"):
+            key = f"regex;({_anchored(key[len('regex;('):-1])})"
+        out[key] = whole_matches(value)
+    return out
+
+
+def _anchored(pattern):
+    return pattern if pattern.endswith("\\Z") else f"(?:{pattern})\\Z"
+
+
+def check(source, schema_name, schema_data=None):
+    """Raise InputError for the first schema violation in source, if any.
+    schema_data: the schema to use instead of schema/<schema_name>.yaml (the system
+    schema with the link kinds' keys merged in: model.system_schema())."""
+    if schema_data is None:
+        check_with(source, load_schema(schema_name))
+    else:
+        check_with(source, schema_data)
+
+
+def check_with(source, schema):
+    """check() against a schema given as data (made whole-match here)."""
+    schema = whole_matches(schema)
     logging.getLogger("pykwalify").setLevel(logging.CRITICAL)
     core = Core(source_data=source.data, schema_data=schema)
     try:
@@ -122,6 +156,28 @@ def _schema_at(schema, path):
     return node
 
 
+_NAME_WORDS = ("a valid name", "use lowercase letters, digits and '_' (or '-' in a system "
+               "name), starting with a letter")
+_TARGET = ("a valid Zephyr board target", "write it as Zephyr names it, such as kv260_r5 or "
+           "nrf5340dk/nrf5340/cpuapp (letters, digits, _ . + -, @revision, /qualifiers)")
+_LABEL = ("a valid devicetree label", "use letters, digits and '_', not starting with a digit")
+_ARGUMENT = ("a valid argument", "give one argument per list item, on one line, without "
+             "control characters")
+# What a `pattern:` is about, by the key it checks (the default: a name)
+_PATTERN_WORDS = {
+    "target": _TARGET, "zephyr-target": _TARGET,
+    "binary": ("a valid program name", "use a program name or path of letters, digits and "
+               "_ . + / -"),
+    "machine-args": _ARGUMENT, "qemu-args": _ARGUMENT,
+    "compatible": ("a valid devicetree compatible", "use letters, digits and , . _ + - "
+                   "(vendor,device)"),
+    "core-compatible": ("a valid devicetree compatible", "use letters, digits and , . _ + - "
+                        "(vendor,device)"),
+    "zephyr-label": _LABEL, "zephyr-parent": _LABEL, "zephyr-node": _LABEL,
+    "dt-label": _LABEL, "dt-parent": _LABEL, "firmware-node": _LABEL,
+}
+
+
 def _translate(source, schema, e):
     path = _path(source.data, e.path or "")
     attrs = vars(e)
@@ -145,12 +201,16 @@ def _translate(source, schema, e):
         value = attrs.get("value")
         enum = attrs.get("enum_values") or []
         hint = did_you_mean(value, enum) or ("use one of: " + ", ".join(map(str, enum)))
-        return source.error(path, f"'{value}' is not allowed", hint)
+        return source.error(path, f"'{clip(value)}' is not allowed", hint)
     if "does not match pattern" in msg:
         value = attrs.get("value")
-        return source.error(path, f"'{value}' is not a valid name",
-                            "use lowercase letters, digits and '_' (or '-' in a system "
-                            "name), starting with a letter")
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        noun, fix = _PATTERN_WORDS.get(key, _NAME_WORDS)
+        return source.error(path, f"'{clip(value)}' is not {noun}", fix)
+    if "has length of" in msg and "max limit" in msg:
+        text = attrs.get("value_str", "")
+        return source.error(path, f"'{clip(text)}' is {len(text)} characters long",
+                            f"keep it to {attrs.get('max_')}")
     if "is not of type" in msg or "is not a " in msg:
         wanted = _schema_at(schema, path) or {}
         word = _TYPE_WORDS.get(wanted.get("type"), wanted.get("type", "something else"))
@@ -172,4 +232,4 @@ def _describe(value):
         return "nothing (null)"
     if isinstance(value, bool):
         return "true/false"
-    return repr(value)
+    return repr(value) if len(repr(value)) <= 80 else repr(clip(value))

@@ -11,9 +11,12 @@ accepted too (it is what the test stand-in builds with). Other variants
 (llvm, host, ...) are not checked.
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 from pathlib import Path
+from typing import Mapping, Optional
 
 from .errors import UsageError
 
@@ -27,7 +30,7 @@ _SDK_GLOBS = ["~/zephyr-sdk-*", "~/.local/zephyr-sdk-*", "~/.local/opt/zephyr-sd
               "/usr/local/zephyr-sdk-*"]
 
 
-def sdk_dirs(environ):
+def sdk_dirs(environ: Mapping) -> list:
     """Candidate Zephyr SDK folders, in the order Zephyr's FindZephyr-sdk looks."""
     home = Path(environ.get("HOME") or Path.home())
     dirs = []
@@ -47,7 +50,7 @@ def sdk_dirs(environ):
     return dirs
 
 
-def compiler(arch, environ=None):
+def compiler(arch: str, environ: Optional[Mapping] = None) -> Optional[str]:
     """The C compiler a build for `arch` ('arm', 'aarch64') would use.
 
     Returns its path, or None when the variant is not one we can check;

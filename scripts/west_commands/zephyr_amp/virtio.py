@@ -10,7 +10,10 @@ device is what `-device` names on QEMU's virtio-mmio bus (qemu-system-aarch64
 syntax is in templates/qemu/qemu.args.j2).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import Optional
 
 DEFAULT_QUEUE_SIZE = 64
 QUEUE_SIZE_MAX = 32768            # virtio: Queue Size is at most 32768
@@ -38,16 +41,16 @@ TYPES = {t.name: t for t in (
 ALIASES = {"rng": "entropy", "i2c-adapter": "i2c", "serial": "console"}
 
 
-def device_type(name):
+def device_type(name: str) -> Optional[DeviceType]:
     """The DeviceType for a name or alias, or None."""
     return TYPES.get(ALIASES.get(name, name))
 
 
-def known_names():
+def known_names() -> list:
     return sorted(set(TYPES) | set(ALIASES))
 
 
-def compatible(type_):
+def compatible(type_: DeviceType) -> str:
     """Devicetree compatible of the device node under a virtio,mmio node:
     "virtio,device<ID>" with the ID in lower-case hex (Linux's
     virtio/virtio-device.yaml; Zephyr's entropy driver matches virtio,device4)."""

@@ -1,0 +1,155 @@
+"""type: virtio-mmio, transport: native -- QEMU's own virtio-mmio transports.
+
+Model: driver, devices (each in a slot of the board's transports). Layout: each
+device's window at base + slot x stride, SPI first-spi + slot, in the driver's QEMU
+instance; the vrings are in the driver's RAM, allocated by its driver. Outputs: the
+virtio,mmio nodes, VIRTIO Kconfig (and the entropy driver), device defines, and
+QEMU's -device arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .. import virtio
+from ..layout import Queue, Region, run_path, vring_size
+from ..source import key_text
+from .base import Block, Kconfig, Zephyr
+from .virtio_mmio import (
+    DEVICES,
+    VRING_ALIGN,
+    VirtioDeviceLayout,
+    VirtioLinkLayout,
+    VirtioMmioKind,
+    device_defines,
+    queue_name,
+    window,
+    with_slot,
+)
+
+if TYPE_CHECKING:
+    from ..layout import DomainLayout, Layout, Placer
+    from ..model import Domain
+    from .base import CheckContext
+    from .virtio_mmio import VirtioMmioLink
+
+HVL_ONLY = ("device", "shm", "pool", "ipi")
+
+
+class VirtioNative(VirtioMmioKind):
+    transport = "native"
+    default = True
+    schema = {"driver": {"type": "str"}, "transport": {"type": "str"}, "devices": DEVICES}
+    order = 20
+    layout_class = VirtioLinkLayout
+
+    # -- model ---------------------------------------------------------------------
+
+    def check_transport(self, ctx: CheckContext, ld: dict, p: tuple, driver: Domain,
+                        link: VirtioMmioLink) -> VirtioMmioLink:
+        board = ctx.board
+        for key in HVL_ONLY:
+            if key in ld:
+                raise ctx.err(p + (key,), f"'{key}' applies to transport: hvl only; on the "
+                              "native transport QEMU provides the devices",
+                              "remove it, or use transport: hvl", of_key=True)
+        vm = board.virtio_mmio
+        if vm is None:
+            raise ctx.err(p + ("transport",) if "transport" in ld else p,
+                          f"board {board.name} has no virtio-mmio transports of its own",
+                          "use transport: hvl (virtio-mmio windows in shared memory)")
+        # driver domain -> slot -> (device, path, given automatically)
+        taken = ctx.memo.setdefault("virtio-slots", {}).setdefault(driver.name, {})
+        last = vm.slots - 1
+        for dev in link.devices:
+            if dev.slot is None:
+                continue
+            sp = dev.path + ("slot",)
+            if not 0 <= dev.slot <= last:
+                raise ctx.err(sp, f"slot {dev.slot} is out of range: board {board.name} has "
+                              f"{vm.slots} virtio-mmio transports",
+                              f"use a slot from 0 to {last}, or leave slot out")
+            if dev.slot in taken:
+                other, path, auto = taken[dev.slot]
+                raise ctx.err(sp, f"slot {dev.slot} of domain {driver.name} is already taken "
+                              f"by device {other} ({key_text(path)}"
+                              f"{', given it automatically' if auto else ''})",
+                              "give each device its own slot, or leave slot out")
+            taken[dev.slot] = (dev.name, dev.path, False)
+        devices = []
+        for dev in link.devices:
+            if dev.slot is None:
+                free = next((n for n in range(vm.slots) if n not in taken), None)
+                if free is None:
+                    raise ctx.err(dev.path, f"no virtio-mmio slot is left for device "
+                                  f"{dev.name}: domain {driver.name} uses all {vm.slots}",
+                                  "remove devices")
+                dev = with_slot(dev, free)
+                taken[free] = (dev.name, dev.path, True)
+            devices.append(dev)
+        return replace(link, devices=tuple(devices))
+
+    # -- layout --------------------------------------------------------------------
+
+    def place(self, placer: Placer, lk: VirtioMmioLink) -> None:
+        vm = placer.board.virtio_mmio
+        space = placer.space(lk.driver)
+        devices = []
+        for dev in lk.devices:
+            t = virtio.device_type(dev.type)
+            base = vm.base + dev.slot * vm.stride
+            win = placer.add(Region(f"{lk.name}_{dev.name}_mmio", "mmio_window", lk.driver,
+                                    base, vm.stride, users=[lk.driver], link=lk.name,
+                                    dt_name="virtio_mmio", space=space, origin=dev.path,
+                                    device=True))
+            queues = [Queue(q, queue_name(t, q), dev.queue_size, VRING_ALIGN,
+                            vring_size(dev.queue_size, VRING_ALIGN))
+                      for q in range(dev.queues)]
+            qemu = {"bus": f"virtio-mmio-bus.{dev.slot}", "device": t.qemu_device,
+                    "id": f"{lk.name}_{dev.name}"}
+            if t.backend in ("console", "vhost-user"):
+                qemu["socket"] = run_path(placer.system.name, lk.name, dev.name,
+                                          suffix=".sock")
+            devices.append(VirtioDeviceLayout(dev, win, queues, vm.first_spi + dev.slot, qemu))
+        placer.links.append(VirtioLinkLayout(lk, devices=devices))
+
+    # -- outputs -------------------------------------------------------------------
+
+    def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Zephyr:
+        vm = layout.system.board.virtio_mmio
+        out = Zephyr()
+        windows = []
+        for lk in layouts:
+            for dev in lk.devices:
+                t = virtio.device_type(dev.device.type)
+                windows.append(window(
+                    dev, f"{vm.dt_label}{dev.device.slot}",
+                    f"{lk.link.name}: {dev.device.name}, virtio {t.name} (ID {t.id}) in QEMU's "
+                    f"slot {dev.device.slot} ({dev.qemu['bus']}), SPI {dev.irq}"))
+                if t.name == "entropy":
+                    out.chosen_extra.append(("zephyr,entropy",
+                                             f"amp_{lk.link.name}_{dev.device.name}"))
+        out.blocks.append(Block("zephyr/virtio_native.overlay.j2",
+                                {"parent": vm.dt_parent, "windows": windows}))
+        names = ", ".join(lk.link.name for lk in layouts)
+        out.kconfig += [
+            Kconfig("VIRTIO", "y", f"virtio core for {names}: QEMU's devices on its transports"),
+            Kconfig("VIRTIO_MMIO", "y", "the virtio,mmio nodes of amp.overlay (Zephyr main; "
+                    "v3.7 has no virtio drivers)")]
+        if any(d.device.type == "entropy" for lk in layouts for d in lk.devices):
+            out.kconfig += [
+                Kconfig("ENTROPY_GENERATOR", "y", "an entropy device is chosen as "
+                        "zephyr,entropy"),
+                Kconfig("ENTROPY_VIRTIO", "y", "Zephyr's virtio entropy driver "
+                        "(virtio,device4)")]
+        for lk in layouts:
+            out.defines += device_defines(lk)
+        out.qemu_bus = list(vm.qemu_args)
+        out.qemu_devices = [{"type": dev.device.type, "qemu": dev.qemu, "netdev": dev.qemu["id"],
+                             "chardev": dev.qemu["id"], "socket": dev.qemu.get("socket")}
+                            for lk in layouts for dev in lk.devices]
+        return out
+
+
+KIND = VirtioNative()

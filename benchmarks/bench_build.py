@@ -53,8 +53,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts" / "west_commands"))
 sys.path.insert(0, str(REPO / "tests"))
 
-import standin_workspace as sw
-from zephyr_amp import build, matrix
+import standin_workspace as sw  # noqa: E402
+from zephyr_amp import build, matrix  # noqa: E402
 
 
 def run(cmd, cwd, env, out=None):

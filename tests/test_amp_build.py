@@ -18,9 +18,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from elftools.elf.elffile import ELFFile
+
 import standin_workspace as sw
 from conftest import REPO, need, need_tool
-from elftools.elf.elffile import ELFFile
 from zephyr_amp import build, matrix, toolchain
 
 BUNDLED = matrix.load().jobs
@@ -300,8 +301,8 @@ def test_board_root_reaches_every_system(ws, tmp_path):
 def configured(r):
     """{system file name: 'configured' | 'recalled'} from the -vv log lines."""
     got = {}
-    for m in re.finditer(r"^-- zephyr_amp\.build: (\S+): (configuring|generated files "
-                         r"recalled)", r.stdout, re.MULTILINE):
+    for m in re.finditer(r"^(\S+\.yaml): (configuring|generated files recalled)", r.stdout,
+                         re.MULTILINE):
         assert m.group(1) not in got, f"{m.group(1)} configured twice"
         got[m.group(1)] = "configured" if m.group(2) == "configuring" else "recalled"
     return got

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, SYSTEMS
 from zephyr_amp import config, matrix
 from zephyr_amp.errors import InputError

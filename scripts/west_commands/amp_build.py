@@ -19,9 +19,24 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
         del sys.modules[_m]
 
 import zephyr_amp  # noqa: E402
-from zephyr_amp import build, matrix  # noqa: E402
-from zephyr_amp.build import REPO_ROOT  # noqa: E402
-from zephyr_amp.errors import AmpError  # noqa: E402
+
+try:
+    # Only what planning needs: the amp-config pipeline (jinja2, pykwalify) and the
+    # ELF checker (pyelftools) are imported when a system is configured or an ELF
+    # checked; a missing one is then reported the same way (do_run).
+    from zephyr_amp import build, matrix
+    from zephyr_amp.errors import AmpError
+    _MISSING = None
+except ImportError as _e:
+    # A dependency the user has not installed: one line with the fix when the
+    # command runs (do_run), instead of a traceback when west loads this file.
+    _MISSING = zephyr_amp.missing_dependency(_e)
+    if _MISSING is None:
+        raise
+    AmpError = Exception  # never raised: do_run stops first
+
+REPO_ROOT = zephyr_amp.REPO_ROOT
+DEFAULT_MATRIX = REPO_ROOT / "matrix" / "amp-matrix.yaml"
 
 DESCRIPTION = """\
 Build every entry of a matrix file: for each sample x board x system domain,
@@ -58,7 +73,7 @@ Examples:
 
 The matrix format, the build root and when an entry is up to date:
   {REPO_ROOT / "docs" / "amp-build.md"}
-The bundled matrix: {matrix.DEFAULT_MATRIX}
+The bundled matrix: {DEFAULT_MATRIX}
 
 Exit status:
   0  every selected entry passed (or, with --emit-matrix/--dry-run, the plan is good)
@@ -128,14 +143,18 @@ class AmpBuild(WestCommand):
 
     def do_run(self, args, unknown):
         self.dbg(zephyr_amp.origin())
-        forward = _Forward(self._say)
-        logging.getLogger("zephyr_amp").addHandler(forward)
-        if self.verbosity >= Verbosity.DBG_MORE:
-            logging.getLogger("zephyr_amp").setLevel(logging.DEBUG)
+        if _MISSING:
+            self.die(_MISSING, exit_code=2)
+        forward = zephyr_amp.forward_logs(_Lines(self))
         try:
             code = self._run(args)
         except AmpError as e:
             self.die(str(e), exit_code=e.exit_code)
+        except ImportError as e:        # a dependency of a lazily imported stage
+            missing = zephyr_amp.missing_dependency(e)
+            if missing is None:
+                raise
+            self.die(missing, exit_code=2)
         finally:
             logging.getLogger("zephyr_amp").removeHandler(forward)
         if code:
@@ -246,15 +265,19 @@ class AmpBuild(WestCommand):
         return False
 
 
-class _Forward(logging.Handler):
-    """The library's log records as west output: -vv shows them."""
+class _Lines:
+    """Where zephyr_amp.forward_logs() sends the library's records: warnings through
+    west's wrn() (stderr), info (-v) and debug (-vv) as this command's own lines,
+    so that they too move to stderr while stdout carries --json."""
 
-    def __init__(self, say):
-        super().__init__(logging.DEBUG)
-        self.say = say
+    def __init__(self, cmd):
+        self.cmd = cmd
 
-    def emit(self, record):
-        self.say(f"-- {record.name}: {record.getMessage()}", Verbosity.DBG_MORE)
+    def wrn(self, text):
+        self.cmd.wrn(text)
+
+    def dbg(self, text, level=Verbosity.DBG):
+        self.cmd._say(text, level)
 
 
 def _user_error(parser):

@@ -205,6 +205,8 @@ def _configure(path, root, board_roots):
         result = config.configure(path, board_roots=board_roots)
     except AmpError as e:
         return Configured(path, out, error=str(e))
+    except ImportError:         # a dependency not installed: the command says which
+        raise
     except Exception as e:      # a bug in amp-config: fail this system's entries, not the run
         log.debug("amp-config failed on %s", path, exc_info=True)
         return Configured(path, out, error=f"{path.name}: amp-config failed unexpectedly: "
@@ -502,4 +504,5 @@ def _digest(step, plan_, revisions, module):
 
 def _module_digest():
     """This module's own build inputs (zephyr/module.yml, zephyr/CMakeLists.txt, dts/)."""
-    return cache.tree_digest(*(REPO_ROOT / f for f in ("zephyr", "dts") if (REPO_ROOT / f).is_dir()))
+    folders = [REPO_ROOT / f for f in ("zephyr", "dts")]
+    return cache.tree_digest(*(f for f in folders if f.is_dir()))

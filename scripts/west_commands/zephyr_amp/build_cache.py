@@ -27,8 +27,9 @@ import subprocess
 import threading
 from pathlib import Path
 
+from . import REPO_ROOT
+
 LIBRARY = Path(__file__).resolve().parent          # zephyr_amp/
-REPO_ROOT = LIBRARY.parents[2]
 CONFIGURED_FORMAT = "zephyr-amp-build-configured"
 MARKER = "layout.json"      # the file amp-config writes into every output folder
 

@@ -20,10 +20,10 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
+from . import REPO_ROOT
 from .errors import AmpError
 from .source import Source, did_you_mean
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = Path(__file__).resolve().parent / "schema" / "matrix.yaml"
 DEFAULT_MATRIX = REPO_ROOT / "matrix" / "amp-matrix.yaml"
 

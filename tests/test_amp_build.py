@@ -271,6 +271,20 @@ def test_standin_work_is_cpu_work_the_benchmark_can_ask_for(ws, tmp_path):
     assert "FATAL ERROR: STANDIN_WORK_MIB must be a whole number of MiB" in r.stdout
 
 
+def test_a_missing_package_of_a_lazy_stage_is_one_line(ws, tmp_path):
+    """jinja2 is imported only when a system must be configured: when it is not
+    installed, that moment gives the one-line fix (exit 2), not a traceback."""
+    decoy = tmp_path / "decoy"
+    (decoy / "jinja2").mkdir(parents=True)
+    (decoy / "jinja2" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'jinja2'\", name='jinja2')\n")
+    env = dict(ws.env, PYTHONPATH=str(decoy))
+    r = amp_build(ws, "--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out", env=env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip() == ("FATAL ERROR: missing Python package jinja2: pip install -r "
+                                f"{REPO / 'requirements.txt'}")
+
+
 # -- a user's boards: --board-root ----------------------------------------------
 
 def test_board_root_reaches_every_system(ws, tmp_path):

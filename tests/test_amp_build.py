@@ -10,15 +10,18 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from elftools.elf.elffile import ELFFile
+
 import standin_workspace as sw
 from conftest import REPO, need, need_tool
-from elftools.elf.elffile import ELFFile
 from zephyr_amp import build, matrix, toolchain
 
 BUNDLED = matrix.load().jobs
@@ -195,6 +198,181 @@ def test_json_result_document(full):
         assert res["expect"].get("run") in ("qemu", "remoteproc", None)
 
 
+def test_each_build_says_when_it_starts_and_where_its_log_is(full):
+    root = Path(full.doc["build_root"])
+    starts = [ln for ln in full.proc.stdout.splitlines() if ln.startswith("building ")]
+    assert sorted(starts) == sorted(f"building {j.label}; log: {root / j.id / 'build.log'}"
+                                    for j in BUNDLED)
+    out = full.proc.stdout
+    for job in BUNDLED:          # a build starts before it ends
+        start = out.index(f"building {job.label}; log:")
+        assert start < out.index(f"] {job.label} ... ok")
+
+
+# -- output: -v, -q, --json to stdout, --only-system ---------------------------
+
+def test_verbose_shows_the_west_build_command_line(ws, tmp_path):
+    r = sw.west(ws.top, "-v", "amp-build", "--only-system", "kv260-rpmsg", "--build-root",
+                tmp_path / "out", env=ws.env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("building "))
+    assert lines[at + 1].startswith("  ") and " build -b kv260_r5 -d " in lines[at + 1], \
+        lines[at + 1]
+    assert str(tmp_path / "out" / "kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0" / "build") \
+        in lines[at + 1]
+    quiet = amp_build(ws, "--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out")
+    assert not any(ln.startswith("  ") and " build -b " in ln for ln in quiet.stdout.splitlines())
+
+
+def test_machine_output_survives_west_q(ws, tmp_path):
+    e = sw.west(ws.top, "-q", "amp-build", "--emit-matrix", "github", env=ws.env)
+    assert e.returncode == 0, e.stderr
+    assert json.loads(e.stdout)["include"]
+    args = ("--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out")
+    r = sw.west(ws.top, "-q", "amp-build", *args, "--json", env=ws.env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)                                   # stdout is the JSON alone
+    assert doc["format"] == "zephyr-amp-build" and doc["counts"]["passed"] == 1
+    assert r.stderr == ""                                        # and -q silenced the rest
+
+
+def test_json_to_stdout_moves_the_progress_to_stderr(ws, tmp_path):
+    args = ("--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out")
+    for json_args in (["--json"], ["--json", "-"]):
+        r = amp_build(ws, *args, *json_args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout)["ok"] is True
+        assert re.search(r"^\[1/1\] kv260_r5 .* \.\.\. (ok|up to date)", r.stderr, re.MULTILINE)
+        assert "1 builds: 1 passed" in r.stderr
+
+
+def test_old_system_spelling_still_filters(ws):
+    new = amp_build(ws, "--emit-matrix", "github", "--shards", "1", "--only-system",
+                    "qemu-a53-virtio")
+    old = amp_build(ws, "--emit-matrix", "github", "--shards", "1", "--system",
+                    "qemu-a53-virtio")
+    assert new.returncode == old.returncode == 0, new.stderr + old.stderr
+    assert new.stdout == old.stdout and json.loads(new.stdout)["include"][0]["count"] == 3
+
+
+def test_standin_work_is_cpu_work_the_benchmark_can_ask_for(ws, tmp_path):
+    """STANDIN_WORK_MIB (benchmarks/bench_build.py) reaches the stand-in build through
+    amp-build's environment: it hashes that much, and says so in the entry's log."""
+    env = dict(ws.env, STANDIN_WORK_MIB="3")
+    args = ("--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out", "--json",
+            tmp_path / "r.json")
+    r = amp_build(ws, *args, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (res,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert "-- stand-in work: 3 MiB hashed (sha256 " in Path(res["log"]).read_text()
+    r = amp_build(ws, *args, "--pristine", env=dict(ws.env, STANDIN_WORK_MIB="lots"))
+    assert r.returncode == 1
+    assert "FATAL ERROR: STANDIN_WORK_MIB must be a whole number of MiB" in r.stdout
+
+
+def test_a_missing_package_of_a_lazy_stage_is_one_line(ws, tmp_path):
+    """jinja2 is imported only when a system must be configured: when it is not
+    installed, that moment gives the one-line fix (exit 2), not a traceback."""
+    decoy = tmp_path / "decoy"
+    (decoy / "jinja2").mkdir(parents=True)
+    (decoy / "jinja2" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'jinja2'\", name='jinja2')\n")
+    env = dict(ws.env, PYTHONPATH=str(decoy))
+    r = amp_build(ws, "--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out", env=env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip() == ("FATAL ERROR: missing Python package jinja2: pip install -r "
+                                f"{REPO / 'requirements.txt'}")
+
+
+# -- a user's boards: --board-root ----------------------------------------------
+
+def test_board_root_reaches_every_system(ws, tmp_path):
+    """A system on a board that exists only in a user's board folder: without
+    --board-root the entry cannot configure, with it it builds and validates."""
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    text = (REPO / "boards" / "kv260.yaml").read_text()
+    (boards / "my_kv260.yaml").write_text(text.replace("name: kv260", "name: my_kv260", 1))
+    systems = tmp_path / "systems"
+    systems.mkdir()
+    sys_text = (REPO / "systems" / "kv260-rpmsg.yaml").read_text()
+    assert "board: kv260\n" in sys_text
+    (systems / "mine.yaml").write_text(sys_text.replace("board: kv260\n", "board: my_kv260\n"))
+    m = write_matrix(tmp_path, RSC.replace("kv260-rpmsg.yaml", "mine.yaml"), systems)
+    out = ("--build-root", tmp_path / "out")
+    r = amp_build(ws, "--matrix", m, *out, "--dry-run")
+    assert r.returncode == 1 and "unknown board 'my_kv260'" in r.stdout, r.stdout + r.stderr
+    r = amp_build(ws, "--matrix", m, *out, "--board-root", boards, "--json", tmp_path / "r.json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [x["status"] for x in doc["results"]] == ["ok"]
+    assert doc["board_roots"] == [str(boards.resolve())]
+
+
+# -- configure once, and not at all when nothing changed -----------------------------
+
+def configured(r):
+    """{system file name: 'configured' | 'recalled'} from the -vv log lines."""
+    got = {}
+    for m in re.finditer(r"^(\S+\.yaml): (configuring|generated files recalled)", r.stdout,
+                         re.MULTILINE):
+        assert m.group(1) not in got, f"{m.group(1)} configured twice"
+        got[m.group(1)] = "configured" if m.group(2) == "configuring" else "recalled"
+    return got
+
+
+def test_systems_are_configured_once_and_recalled_when_unchanged(ws, tmp_path):
+    systems = tmp_path / "systems"
+    systems.mkdir()
+    shutil.copy(REPO / "systems" / "kv260-split-rpmsg.yaml", systems)
+    entries = RSC.replace("kv260-rpmsg.yaml", "kv260-split-rpmsg.yaml")
+    m = write_matrix(tmp_path, entries + entries.replace("rpu0", "rpu1"), systems)
+    args = ("-vv", "amp-build", "--matrix", m, "--build-root", tmp_path / "out")
+
+    def run():
+        r = sw.west(ws.top, *args, env=ws.env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return configured(r)
+
+    assert run() == {"kv260-split-rpmsg.yaml": "configured"}     # two entries, once
+    assert run() == {"kv260-split-rpmsg.yaml": "recalled"}
+    gen = tmp_path / "out" / "amp" / "kv260-split-rpmsg" / "rpu0" / "amp.conf"
+    good = gen.read_text()
+    gen.write_text(good + "CONFIG_EDITED=y\n")                   # a generated file edited
+    assert run() == {"kv260-split-rpmsg.yaml": "configured"}
+    assert gen.read_text() == good
+    assert run() == {"kv260-split-rpmsg.yaml": "recalled"}
+    (systems / "kv260-split-rpmsg.yaml").write_text(
+        (systems / "kv260-split-rpmsg.yaml").read_text() + "\n# a comment\n")
+    assert run() == {"kv260-split-rpmsg.yaml": "configured"}     # the system's bytes changed
+
+
+def test_up_to_date_run_needs_neither_the_pipeline_nor_the_elf_reader(full, ws):
+    """What an up-to-date run imports (the library's part of amp-build's start-up):
+    no jinja2 (templates), pykwalify (schemas) or elftools (ELF), and no board or
+    system is parsed (boards.py, model.py are not even loaded)."""
+    code = textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(REPO / "scripts" / "west_commands")!r})
+        from pathlib import Path
+        from zephyr_amp import build, matrix
+        plan = build.plan(matrix.load().jobs, {full.doc["build_root"]!r}, {str(ws.top)!r})
+        plan.zephyr = Path({str(ws.top / "zephyr")!r})
+        build.lint(plan.topdir, [s.job.sample for s in plan.steps])
+        results = build.execute(plan, 2)
+        assert {{r.status for r in results}} == {{"up-to-date"}}, [r.message for r in results]
+        heavy = {{"jinja2", "pykwalify", "elftools", "zephyr_amp.boards", "zephyr_amp.model",
+                 "zephyr_amp.render", "zephyr_amp.config", "zephyr_amp.elfcheck"}}
+        print(" ".join(sorted(heavy & (set(sys.modules) | {{m.split(".")[0]
+                                                           for m in sys.modules}}))))
+        """)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ws.top, env=ws.env,
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == ""
+
+
 # -- failures -----------------------------------------------------------------------
 
 def test_entry_that_breaks_a_layout_rule_fails_with_that_finding(ws, tmp_path):
@@ -307,7 +485,7 @@ def test_changed_sample_tree_and_pristine_rebuild(tmp_path):
     env = sw.west_env(tmp_path / "config")
     top = sw.make(tmp_path / "ws", env)
     ws_ = SimpleNamespace(top=top, env=env)
-    args = ("--sample", "openamp_rsc_table", "--system", "kv260-rpmsg", "--json",
+    args = ("--sample", "openamp_rsc_table", "--only-system", "kv260-rpmsg", "--json",
             tmp_path / "r.json")
 
     def status(*extra):
@@ -365,7 +543,7 @@ def test_shards_cover_the_matrix_once(ws):
     shares = [dry_labels(ws, "--shard", f"{i}/3") for i in (1, 2, 3)]
     assert sorted(x for s in shares for x in s) == sorted(everything)
     assert max(map(len, shares)) - min(map(len, shares)) <= 1
-    empty = amp_build(ws, "--system", "kv260-rpmsg", "--shard", "2/2")    # one entry, 2 shares
+    empty = amp_build(ws, "--only-system", "kv260-rpmsg", "--shard", "2/2")    # one entry, 2 shares
     assert empty.returncode == 0, empty.stderr
     assert empty.stdout.strip() == ("amp-build: share 2/2 of the selected entries is empty; "
                                     "nothing to build")
@@ -379,7 +557,8 @@ def test_emit_matrix_github(ws):
     assert [e["shard"] for e in doc["include"]] == ["1/3", "2/3", "3/3"]
     ids = [i for e in doc["include"] for i in e["entries"].split()]
     assert sorted(ids) == sorted(j.id for j in BUNDLED)
-    one = json.loads(amp_build(ws, "--emit-matrix", "github", "--system", "kv260-rpmsg").stdout)
+    one = json.loads(amp_build(ws, "--emit-matrix", "github", "--only-system",
+                                "kv260-rpmsg").stdout)
     assert one == {"include": [{"shard": "1/1", "index": 1, "total": 1, "count": 1,
                                 "entries": "kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0"}]}
 
@@ -399,7 +578,7 @@ def test_duplicate_key_in_sample_yaml_is_an_error(tmp_path):
                f"tests.sample.ipc.openamp_rsc_table.tags: duplicate key (first given on line "
                f"{first}); give each key once (a YAML loader keeps only the last one: twister "
                "silently drops the first)")
-    args = ("--system", "kv260-rpmsg", "--sample", "openamp_rsc_table")
+    args = ("--only-system", "kv260-rpmsg", "--sample", "openamp_rsc_table")
     r = amp_build(ws_, *args, "--json", tmp_path / "r.json", "--junit", tmp_path / "j.xml")
     assert r.returncode == 1, r.stdout + r.stderr
     assert f"lint: {message}" in r.stderr
@@ -465,7 +644,8 @@ def test_missing_toolchain(ws, tmp_path):
     env = dict(ws.env, PATH=str(tmp_path / "bin"), HOME=str(home))
     need(not any((d / "arm-zephyr-eabi").is_dir() for d in toolchain.sdk_dirs(env)),
          "a Zephyr SDK is installed in a system folder: the toolchain cannot be taken away")
-    r = amp_build(ws, "--system", "kv260-rpmsg", "--build-root", tmp_path / "out", env=env)
+    r = amp_build(ws, "--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out",
+                  env=env)
     could_not_run(r, "kv260_r5 (kv260-rpmsg:rpu0): no arm compiler: found neither "
                      "arm-zephyr-eabi-gcc in the Zephyr SDK (none installed: looked at "
                      "$ZEPHYR_SDK_INSTALL_DIR, ~/zephyr-sdk-*, /opt/zephyr-sdk-*) nor "
@@ -474,10 +654,21 @@ def test_missing_toolchain(ws, tmp_path):
                      "compiler (Debian/Ubuntu: apt install gcc-arm-none-eabi)")
     env = dict(ws.env, ZEPHYR_TOOLCHAIN_VARIANT="gnuarmemb",
                GNUARMEMB_TOOLCHAIN_PATH=str(tmp_path / "gnuarmemb"))
-    r = amp_build(ws, "--system", "kv260-rpmsg", "--build-root", tmp_path / "out", env=env)
+    r = amp_build(ws, "--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out",
+                  env=env)
     could_not_run(r, f"ZEPHYR_TOOLCHAIN_VARIANT=gnuarmemb but {tmp_path}/gnuarmemb/bin/"
                      "arm-none-eabi-gcc does not exist; set GNUARMEMB_TOOLCHAIN_PATH")
     assert not (tmp_path / "out").exists()
+
+
+def user_error(r, message):
+    """A user's error (a bad option or matrix file): exit 1, one message, no traceback."""
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1, r.stderr
+    assert err[0].startswith("FATAL ERROR: ")
+    assert message in err[0], err[0]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -492,4 +683,28 @@ def test_missing_toolchain(ws, tmp_path):
 def test_bad_arguments(ws, tmp_path, args, message):
     write_matrix(tmp_path, RSC.replace("  domain: rpu0\n", "")).rename(tmp_path / "bad.yaml")
     r = amp_build(ws, *[a.replace("{tmp}", str(tmp_path)) for a in args])
-    could_not_run(r, message.replace("{tmp}", str(tmp_path)))
+    user_error(r, message.replace("{tmp}", str(tmp_path)))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-j", "two"], "argument -j/--jobs: invalid int value: 'two'"),
+    (["--emit-matrix", "gitlab"], "argument --emit-matrix: invalid choice: 'gitlab'"),
+])
+def test_bad_option_syntax_is_a_user_error(ws, args, message):
+    r = amp_build(ws, *args)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert message in r.stderr and r.stderr.startswith("usage: west amp-build")
+
+
+def test_help_ends_with_the_exit_status(ws):
+    r = amp_build(ws, "-h")
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.rstrip().split("\n\n")[-1]
+    assert last.startswith("Exit status:"), last
+    assert re.search(r"^  0  ", last, re.MULTILINE) and re.search(r"^  1  ", last, re.MULTILINE) \
+        and re.search(r"^  2  could not run", last, re.MULTILINE)
+    assert "--only-system NAME" in r.stdout and "--board-root DIR" in r.stdout
+    assert "--system" not in r.stdout.replace("--only-system", "")   # the hidden alias
+    paths = re.findall(r"(?<![\w.])(/\S+\.(?:md|yaml))", r.stdout)
+    assert paths and all(Path(p).is_file() for p in paths), paths    # paths that exist
+

@@ -9,10 +9,11 @@ import re
 import shutil
 
 import pytest
-import standin_workspace as sw
 import yaml
-from conftest import REPO
 from west.manifest import ImportFlag, Manifest
+
+import standin_workspace as sw
+from conftest import REPO
 from zephyr_amp import config, matrix, toolchain
 
 WORKFLOW = REPO / ".github" / "workflows" / "amp-staging.yml"

@@ -11,9 +11,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, SYSTEMS
 from zephyr_amp import config, matrix
-from zephyr_amp.errors import InputError, UsageError
+from zephyr_amp.errors import InputError
 
 SYSDIR = REPO / "systems"
 
@@ -165,6 +166,30 @@ def test_invalid_matrix(case, tmp_path, monkeypatch):
     assert str(exc.value).startswith(expected), str(exc.value)
 
 
+@pytest.mark.parametrize("case", INVALID, ids=[c[0] for c in INVALID])
+def test_quick_schema_check_never_passes_what_pykwalify_refuses(case, tmp_path):
+    """matrix._fits() lets a matrix skip pykwalify: it must refuse every document
+    pykwalify refuses (it may refuse more: pykwalify then decides)."""
+    from zephyr_amp import schema
+    from zephyr_amp.source import Source
+    path = write(tmp_path, case[1].replace("{sysdir}", str(SYSDIR)))
+    try:
+        src = Source(path)
+    except InputError:
+        return                                      # not YAML: no schema involved
+    try:
+        schema.check(src, "matrix")
+    except InputError:
+        assert not matrix._fits(src.data, matrix._schema()), case[0]
+
+
+def test_quick_schema_check_passes_the_bundled_matrix_without_pykwalify():
+    from zephyr_amp.source import Source
+    src = Source(matrix.DEFAULT_MATRIX)
+    assert matrix._fits(src.data, matrix._schema())
+    assert matrix._schema() == __import__("zephyr_amp.schema").schema.load_schema("matrix")
+
+
 def test_a_good_matrix_expands_samples_and_resolves_paths(tmp_path):
     (tmp_path / "extra.conf").write_text("CONFIG_X=y\n")
     path = write(tmp_path, ENTRY.format(sysdir=SYSDIR).replace(
@@ -221,13 +246,14 @@ def test_select(kwargs, expected):
                             "'kv260_r5'?")),
     ({"samples": ["nope"]}, ("--sample nope matches no entry of the matrix; the matrix has: "
                             "zephyr/samples/subsys/ipc/openamp_rsc_table, ")),
-    ({"systems": ["qemu-a53-virtoi"]}, ("--system qemu-a53-virtoi matches no entry of the "
-                                       "matrix; did you mean 'qemu-a53-virtio'?")),
+    ({"systems": ["qemu-a53-virtoi"]}, ("--only-system qemu-a53-virtoi matches no entry of "
+                                       "the matrix; did you mean 'qemu-a53-virtio'?")),
 ])
 def test_select_refuses_a_filter_that_matches_nothing(kwargs, message):
-    with pytest.raises(UsageError) as exc:
+    with pytest.raises(matrix.OptionError) as exc:
         matrix.select(JOBS, **kwargs)
     assert str(exc.value).startswith(message)
+    assert exc.value.exit_code == 1                 # the user's error, not "could not run"
 
 
 # -- shards ---------------------------------------------------------------------
@@ -263,7 +289,7 @@ def test_parse_shard(text, expected):
 
 @pytest.mark.parametrize("text", ["0/4", "5/4", "1/0", "1of4", "", "-1/4", "a/b"])
 def test_parse_shard_refuses(text):
-    with pytest.raises(UsageError) as exc:
+    with pytest.raises(matrix.OptionError) as exc:
         matrix.parse_shard(text)
     assert str(exc.value) == (f"--shard {text}: expected I/N with 1 <= I <= N, "
                               "e.g. --shard 1/4")
@@ -288,7 +314,7 @@ def test_github_matrix_is_what_strategy_matrix_takes():
 def test_github_matrix_has_no_empty_shard():
     doc = matrix.github_matrix(MANY[:2], 4)
     assert [e["shard"] for e in doc["include"]] == ["1/2", "2/2"]
-    with pytest.raises(UsageError):
+    with pytest.raises(matrix.OptionError):
         matrix.github_matrix([], 4)
-    with pytest.raises(UsageError):
+    with pytest.raises(matrix.OptionError):
         matrix.github_matrix(MANY, 0)

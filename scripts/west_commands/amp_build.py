@@ -2,10 +2,12 @@
 
 import argparse
 import json
+import logging
 import sys
+import threading
 from pathlib import Path
 
-from west.commands import WestCommand
+from west.commands import Verbosity, WestCommand
 
 # West loads this file by path and appends its folder to sys.path (1.5) or
 # not at all (older): put it first, and forget a zephyr_amp imported from any
@@ -17,9 +19,24 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
         del sys.modules[_m]
 
 import zephyr_amp  # noqa: E402
-from zephyr_amp import build, matrix  # noqa: E402
-from zephyr_amp.boards import REPO_ROOT  # noqa: E402
-from zephyr_amp.errors import AmpError, UsageError  # noqa: E402
+
+try:
+    # Only what planning needs: the amp-config pipeline (jinja2, pykwalify) and the
+    # ELF checker (pyelftools) are imported when a system is configured or an ELF
+    # checked; a missing one is then reported the same way (do_run).
+    from zephyr_amp import build, matrix
+    from zephyr_amp.errors import AmpError
+    _MISSING = None
+except ImportError as _e:
+    # A dependency the user has not installed: one line with the fix when the
+    # command runs (do_run), instead of a traceback when west loads this file.
+    _MISSING = zephyr_amp.missing_dependency(_e)
+    if _MISSING is None:
+        raise
+    AmpError = Exception  # never raised: do_run stops first
+
+REPO_ROOT = zephyr_amp.REPO_ROOT
+DEFAULT_MATRIX = REPO_ROOT / "matrix" / "amp-matrix.yaml"
 
 DESCRIPTION = """\
 Build every entry of a matrix file: for each sample x board x system domain,
@@ -31,50 +48,78 @@ generate the system's files (as west amp-config does), run
 and check zephyr/zephyr.elf against the system (as west amp-validate does).
 An entry passes when both pass. An entry whose inputs did not change and
 whose ELF still validates is up to date and is not rebuilt (--pristine
-rebuilds). Everything goes under the build root:
+rebuilds). Each system is configured once per run, and not at all when its
+files in the build root were made from the same inputs. Everything goes
+under the build root:
 
   <root>/amp/<system>/          the generated files
   <root>/<entry>/build/         the west build directory
   <root>/<entry>/build.log      what west build printed
   <root>/<entry>/validation.json  the ELF findings
 
-Exit status: 0 all passed, 1 something failed (a build, a validation, a
-duplicate key in a sample.yaml), 2 could not run (bad matrix or option, no
-Zephyr in the workspace, a missing sample or compiler).
+amp-build prints a line as each build starts (with where its log is; -v adds
+the west build command line) and one as each entry ends, then a table.
+"""
 
+EPILOG = f"""\
 Examples:
   west amp-build --dry-run                       # the plan and the exact commands
   west amp-build -j 4                            # the bundled matrix
   west amp-build --board kv260_r5 --sample openamp_rsc_table
+  west amp-build --only-system kv260-rpmsg --board-root ~/my-boards
   west amp-build --shard 2/4 --junit junit.xml   # one CI runner's share
+  west amp-build --json | jq .counts             # the result as JSON on stdout
   west amp-build --emit-matrix github --shards 4 # the CI matrix, as JSON
+
+The matrix format, the build root and when an entry is up to date:
+  {REPO_ROOT / "docs" / "amp-build.md"}
+The bundled matrix: {DEFAULT_MATRIX}
+
+Exit status:
+  0  every selected entry passed (or, with --emit-matrix/--dry-run, the plan is good)
+  1  findings or a user error: a build or validation failed, a sample.yaml lint
+     error, a system that does not configure, a bad option or matrix file
+  2  could not run: no Zephyr in the workspace, a sample not in the workspace,
+     no compiler for an architecture, a report file that cannot be written
 """
 
 
 class AmpBuild(WestCommand):
     def __init__(self):
         super().__init__("amp-build", "", DESCRIPTION)
+        self._lock = threading.Lock()
+        self._stream = None         # sys.stderr while stdout carries --json
 
     def do_add_parser(self, parser_adder):
         parser = parser_adder.add_parser(
-            self.name, help=self.help, description=self.description,
+            self.name, help=self.help, description=self.description, epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+        parser.error = _user_error(parser)
         parser.add_argument("--matrix", metavar="FILE",
                             help="the matrix file (default: the bundled "
                             "matrix/amp-matrix.yaml)")
+        parser.add_argument("--board-root", action="append", default=[], metavar="DIR",
+                            help="a folder of board YAML files (<board>.yaml), searched "
+                            "before the bundled boards for every system; may be repeated "
+                            "(as in west amp-config)")
         sel = parser.add_argument_group("choosing entries (each may be given more than once)")
         sel.add_argument("-b", "--board", action="append", default=[], metavar="BOARD",
                          help="only entries for this board")
         sel.add_argument("-s", "--sample", action="append", default=[], metavar="SAMPLE",
                          help="only this sample: its path, a trailing part of it "
                          "(openamp_rsc_table) or a glob")
-        sel.add_argument("--system", action="append", default=[], metavar="SYSTEM",
-                         help="only this system: its name (kv260-rpmsg) or file")
+        sel.add_argument("--only-system", action="append", dest="only_system", default=None,
+                         metavar="NAME",
+                         help="only entries of this system: its name (kv260-rpmsg) or file")
+        # the old spelling of --only-system (amp-build has no input --system)
+        sel.add_argument("--system", action="append", dest="only_system", default=None,
+                         help=argparse.SUPPRESS)
         sel.add_argument("--shard", metavar="I/N",
                          help="only share I of N: every entry is in exactly one share")
         run = parser.add_argument_group("running")
         run.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                         help="builds at a time (default: 1)")
+                         help="builds at a time (default: 1; each real Zephyr build "
+                         "already uses every core)")
         run.add_argument("-p", "--pristine", action="store_true",
                          help="rebuild every entry from scratch, up to date or not")
         run.add_argument("-n", "--dry-run", action="store_true",
@@ -84,7 +129,9 @@ class AmpBuild(WestCommand):
                          help="where the generated files, builds and logs go "
                          "(default: build/amp-build)")
         out = parser.add_argument_group("reports")
-        out.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+        out.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                         help="write the full result as JSON to FILE, or to stdout when "
+                         "FILE is - or left out (the progress then goes to stderr)")
         out.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI reporters")
         out.add_argument("--emit-matrix", choices=["github"],
                          help="print the CI matrix as JSON and exit: the document GitHub "
@@ -96,33 +143,56 @@ class AmpBuild(WestCommand):
 
     def do_run(self, args, unknown):
         self.dbg(zephyr_amp.origin())
+        if _MISSING:
+            self.die(_MISSING, exit_code=2)
+        forward = zephyr_amp.forward_logs(_Lines(self))
         try:
             code = self._run(args)
         except AmpError as e:
-            self.die(str(e), exit_code=2)
+            self.die(str(e), exit_code=e.exit_code)
+        except ImportError as e:        # a dependency of a lazily imported stage
+            missing = zephyr_amp.missing_dependency(e)
+            if missing is None:
+                raise
+            self.die(missing, exit_code=2)
+        finally:
+            logging.getLogger("zephyr_amp").removeHandler(forward)
         if code:
             raise SystemExit(code)
 
+    def _say(self, text="", level=Verbosity.INF):
+        """One line of human output: stdout, or stderr while stdout carries JSON;
+        not at all below `level` (west -q, or without -v for debug lines)."""
+        if self.verbosity < level:
+            return
+        with self._lock:
+            stream = self._stream or sys.stdout
+            stream.write(f"{text}\n")
+            stream.flush()
+
     def _run(self, args):
         loaded = matrix.load(args.matrix)
-        jobs = matrix.select(loaded.jobs, args.board, args.sample, args.system)
+        jobs = matrix.select(loaded.jobs, args.board, args.sample, args.only_system or [])
         shard = None
         if args.shard:
             i, n = matrix.parse_shard(args.shard)
             jobs = matrix.shard(jobs, i, n)
             shard = f"{i}/{n}"
         if args.emit_matrix:
-            self.inf(json.dumps(matrix.github_matrix(jobs, args.shards)))
+            sys.stdout.write(json.dumps(matrix.github_matrix(jobs, args.shards)) + "\n")
             return 0
         if args.jobs < 1:
-            raise UsageError(f"-j {args.jobs}: expected at least 1")
+            raise matrix.OptionError(f"-j {args.jobs}: expected at least 1")
+        if args.json == "-":
+            self._stream = sys.stderr
         if not jobs:
-            self.inf(f"amp-build: share {shard} of the selected entries is empty; "
-                     "nothing to build")
+            self._say(f"amp-build: share {shard} of the selected entries is empty; "
+                      "nothing to build")
             return 0
         topdir = Path(self.topdir)
         plan = build.plan(jobs, args.build_root, topdir, pristine=args.pristine,
-                          extra_module=not self._module_in_workspace())
+                          extra_module=not self._module_in_workspace(),
+                          board_roots=args.board_root)
         head = (f"{len(jobs)} of {len(loaded.jobs)} entries of {loaded.path}"
                 + (f", shard {shard}" if shard else ""))
         if args.dry_run:
@@ -130,44 +200,56 @@ class AmpBuild(WestCommand):
         plan.zephyr = build.find_zephyr(self.manifest, self.config)
         build.preflight(plan)
         problems = build.lint(topdir, [s.job.sample for s in plan.steps])
-        self.inf(f"amp-build: {head}; -j {args.jobs}; build root {plan.root}")
+        self._say(f"amp-build: {head}; -j {args.jobs}; build root {plan.root}")
         for p in problems:
             self.err(f"lint: {p}")
-        result = build.run(plan, args.jobs, self._progress, matrix=loaded.path, shard=shard,
-                           lint_problems=problems)
-        self.inf()
-        self.inf(build.summary_table(result))
-        for r in result.results:
-            if not r.passed:
-                self.inf()
-                self.inf(build.failure_details(r))
-        if args.json:
-            build.write_text(args.json, json.dumps(build.to_json(result), indent=2) + "\n")
-        if args.junit:
-            build.write_text(args.junit, build.to_junit(result))
-        self.inf()
-        self.inf(build.verdict(result))
+        result = build.run(plan, args.jobs, self._done, matrix=loaded.path, shard=shard,
+                           lint_problems=problems, on_start=self._started)
+        self._report(result, args)
         return 0 if result.ok else 1
 
-    def _progress(self, done, total, result):
-        self.inf(build.progress_line(done, total, result))
+    def _report(self, result, args):
+        self._say()
+        self._say(build.summary_table(result))
+        for r in result.results:
+            if not r.passed:
+                self._say()
+                self._say(build.failure_details(r))
+        if args.json:
+            text = json.dumps(build.to_json(result), indent=2) + "\n"
+            if args.json == "-":
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                build.write_text(args.json, text)
+        if args.junit:
+            build.write_text(args.junit, build.to_junit(result))
+        self._say()
+        self._say(build.verdict(result))
+
+    def _started(self, step):
+        self._say(build.start_line(step))
+        self._say("  " + build.shell_join(step.command), level=Verbosity.DBG)
+
+    def _done(self, done, total, result):
+        self._say(build.progress_line(done, total, result))
 
     def _dry_run(self, plan, head):
-        self.inf(f"amp-build --dry-run: {head}; would run in {plan.topdir}:")
+        self._say(f"amp-build --dry-run: {head}; would run in {plan.topdir}:")
         present = [s.job.sample for s in plan.steps if (plan.topdir / s.job.sample).is_dir()]
         problems = build.lint(plan.topdir, present)
         for i, s in enumerate(plan.steps, 1):
-            self.inf(f"[{i}/{len(plan.steps)}] {s.job.label}")
+            self._say(f"[{i}/{len(plan.steps)}] {s.job.label}")
             if s.problem:
-                self.inf(f"  cannot configure: {s.problem}")
+                self._say(f"  cannot configure: {s.problem}")
                 continue
-            self.inf("  " + build.shell_join(s.command))
-            self.inf(f"  then check {s.elf} against {s.job.system_name}:{s.job.domain}")
+            self._say("  " + build.shell_join(s.command))
+            self._say(f"  then check {s.elf} against {s.job.system_name}:{s.job.domain}")
         for p in problems:
             self.err(f"lint: {p}")
         missing = len(plan.steps) - len(present)
         if missing:
-            self.inf(f"({missing} samples are not in the workspace yet: not linted)")
+            self._say(f"({missing} samples are not in the workspace yet: not linted)")
         return 1 if problems or any(s.problem for s in plan.steps) else 0
 
     def _module_in_workspace(self):
@@ -181,3 +263,26 @@ class AmpBuild(WestCommand):
             except OSError:
                 continue
         return False
+
+
+class _Lines:
+    """Where zephyr_amp.forward_logs() sends the library's records: warnings through
+    west's wrn() (stderr), info (-v) and debug (-vv) as this command's own lines,
+    so that they too move to stderr while stdout carries --json."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+
+    def wrn(self, text):
+        self.cmd.wrn(text)
+
+    def dbg(self, text, level=Verbosity.DBG):
+        self.cmd._say(text, level)
+
+
+def _user_error(parser):
+    """argparse's error(), with the exit status of a user error (1), not its 2."""
+    def error(message):
+        parser.print_usage(sys.stderr)
+        parser.exit(1, f"{parser.prog}: error: {message}\n")
+    return error

@@ -4,21 +4,27 @@ A matrix file (matrix/amp-matrix.yaml is the bundled one; docs/amp-build.md
 describes the format) lists entries; each entry expands to one BuildJob per
 sample. Loading checks the structure with schema/matrix.yaml and the meaning
 here (one of sample/samples, files that exist, one build per id), every error
-at its line. Selection (--board/--sample/--system), sharding and the GitHub
-Actions matrix work on BuildJobs only: nothing here reads a system YAML or
-the west workspace, so planning works before Zephyr is cloned.
+at its line. Selection (--board/--sample/--only-system), sharding and the
+GitHub Actions matrix work on BuildJobs only: nothing here reads a system YAML
+or the west workspace, so planning works before Zephyr is cloned.
+
+pykwalify is imported only for a matrix that breaks its schema: a matrix is
+first checked by _fits(), a strict reading of the same schema file (types,
+required and unknown keys, enums, no nulls) that either passes a document
+pykwalify would pass too or hands it to schema.check() for the message.
 """
 
 import fnmatch
+import functools
 import re
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from . import schema
-from .boards import REPO_ROOT
-from .errors import UsageError
+from . import REPO_ROOT
+from .errors import AmpError
 from .source import Source, did_you_mean
 
+SCHEMA = Path(__file__).resolve().parent / "schema" / "matrix.yaml"
 DEFAULT_MATRIX = REPO_ROOT / "matrix" / "amp-matrix.yaml"
 
 # The -D options amp-build sets itself; a matrix entry must not set them.
@@ -30,6 +36,11 @@ OWN_CMAKE_VARS = {
 RESERVED_IDS = {"amp"}      # <build root>/amp holds the generated files
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class OptionError(AmpError):
+    """An option value that selects nothing or makes no sense: the user's error
+    (exit status 1), with what there is or what was expected."""
 
 
 class BuildJob(NamedTuple):
@@ -86,11 +97,53 @@ def load(path=None, display=None):
     if not isinstance(src.data, dict):
         raise src.error((), "a matrix file is a map with version and entries",
                         f"start from {_display(DEFAULT_MATRIX)}")
-    schema.check(src, "matrix")
+    if not _fits(src.data, _schema()):
+        from . import schema  # pykwalify, for its findings and their positions
+        schema.check(src, "matrix")
     if src.data["version"] != 1:
         raise src.error(("version",), f"version {src.data['version']} is not known",
                         "this amp-build reads version: 1")
     return Matrix(path, src.data.get("description", ""), _Expander(src, path).jobs())
+
+
+@functools.cache
+def _schema():
+    import yaml
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(SCHEMA, encoding="utf-8") as f:
+        return yaml.load(f, Loader=loader)
+
+
+_SCALARS = {"str": lambda v: isinstance(v, str),
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool)}
+_RULE_KEYS = {"type", "required", "mapping", "sequence", "enum"}
+
+
+def _fits(data, rule):
+    """Does data certainly pass this (pykwalify) schema rule? Strict: any doubt,
+    a null, or a schema construct not read here is False (then pykwalify decides)."""
+    if not isinstance(rule, dict) or set(rule) - _RULE_KEYS or data is None:
+        return False
+    kind = rule.get("type", "str")
+    if "enum" in rule and data not in rule["enum"]:
+        return False
+    if kind == "map":
+        mapping = rule.get("mapping")
+        if not isinstance(data, dict) or not isinstance(mapping, dict):
+            return False
+        if any(k not in mapping for k in data):
+            return False
+        if any(r.get("required") and k not in data for k, r in mapping.items()
+               if isinstance(r, dict)):
+            return False
+        return all(_fits(v, mapping[k]) for k, v in data.items())
+    if kind == "seq":
+        seq = rule.get("sequence")
+        if not isinstance(data, list) or not isinstance(seq, list) or len(seq) != 1:
+            return False
+        return all(_fits(v, seq[0]) for v in data)
+    check = _SCALARS.get(kind)
+    return bool(check and check(data))
 
 
 def _display(path):
@@ -212,18 +265,18 @@ def default_id(board, sample, system, domain):
 def select(jobs, boards=(), samples=(), systems=()):
     """The jobs every given filter admits (any value of a filter; all filters).
 
-    A value that matches no job is a UsageError naming what there is: a typo
+    A value that matches no job is an OptionError naming what there is: a typo
     must not turn into an empty, green run.
     """
     filters = [("--board", boards, _board_matches, lambda j: j.board),
                ("--sample", samples, _sample_matches, lambda j: j.sample),
-               ("--system", systems, _system_matches, lambda j: j.system_name)]
+               ("--only-system", systems, _system_matches, lambda j: j.system_name)]
     for option, values, matches, shown in filters:
         for value in values:
             if not any(matches(j, value) for j in jobs):
                 known = sorted({shown(j) for j in jobs})
                 hint = did_you_mean(value, known) or "the matrix has: " + ", ".join(known)
-                raise UsageError(f"{option} {value} matches no entry of the matrix; {hint}")
+                raise OptionError(f"{option} {value} matches no entry of the matrix; {hint}")
     return [j for j in jobs
             if all(not values or any(matches(j, v) for v in values)
                    for _, values, matches, _ in filters)]
@@ -251,10 +304,10 @@ def _system_matches(job, value):
 # -- sharding -----------------------------------------------------------------
 
 def parse_shard(text):
-    """'2/4' -> (2, 4); a UsageError that shows the form otherwise."""
+    """'2/4' -> (2, 4); an OptionError that shows the form otherwise."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise UsageError(f"--shard {text}: expected I/N with 1 <= I <= N, e.g. --shard 1/4")
+        raise OptionError(f"--shard {text}: expected I/N with 1 <= I <= N, e.g. --shard 1/4")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -266,7 +319,7 @@ def shard(jobs, index, total):
     cover every job exactly once. Jobs keep the order they were given in.
     """
     if not 1 <= index <= total:
-        raise UsageError(f"shard {index}/{total}: expected 1 <= I <= N")
+        raise OptionError(f"shard {index}/{total}: expected 1 <= I <= N")
     rank = {job_id: r for r, job_id in enumerate(sorted(j.id for j in jobs))}
     return [j for j in jobs if rank[j.id] % total == index - 1]
 
@@ -276,9 +329,9 @@ def github_matrix(jobs, shards):
     {"include": [{"shard": "1/4", "count": 3, "entries": "id id id"}, ...]}.
     No more shards than jobs: an empty shard would be a runner doing nothing."""
     if shards < 1:
-        raise UsageError(f"--shards {shards}: expected at least 1")
+        raise OptionError(f"--shards {shards}: expected at least 1")
     if not jobs:
-        raise UsageError("no entries selected; GitHub Actions rejects an empty matrix")
+        raise OptionError("no entries selected; GitHub Actions rejects an empty matrix")
     total = min(shards, len(jobs))
     include = []
     for i in range(1, total + 1):

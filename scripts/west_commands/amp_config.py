@@ -134,6 +134,10 @@ class AmpConfig(WestCommand):
             result = self._configure(args)
         except AmpError as e:
             self.die(str(e), exit_code=e.exit_code)
+        except ImportError as e:    # jinja2 is imported only when files are made
+            if zephyr_amp.missing_dependency(e) is None:
+                raise
+            self.die(zephyr_amp.missing_dependency(e), exit_code=2)
         if args.show:
             _out(memmap.table(result.layout) + "\n\n")
         name = result.system.name
@@ -146,7 +150,7 @@ class AmpConfig(WestCommand):
     def _configure(self, args):
         version = zephyr_version.target(args.zephyr_version, topdir=self.topdir)
         if args.check:
-            return config.configure(args.system, args.board_root, zephyr_version=version)
+            return config.check(args.system, args.board_root, zephyr_version=version)
         # without -o: amp/<system> at the workspace top (or here), outside build/
         return config.generate(args.system, args.out_dir, args.board_root,
                                base=self.topdir or ".", zephyr_version=version)

@@ -346,6 +346,7 @@ class Placer:
         self.domains = {}
         self.links = []
         self.allocators = {m.name: _Allocator(m) for m in self.board.memory}
+        self.linux_reserved = []    # [(boards.LinuxReserved, Region)] of the base devicetree
 
     def err(self, path: tuple, what: str, fix: str = "") -> LayoutError:
         return self.system.error(path, what, fix, cls=LayoutError)
@@ -402,6 +403,7 @@ class Placer:
         for dom in s.domains:
             elf = self.board.cores[dom.core].elf if dom.os == "zephyr" else None
             self.domains[dom.name] = DomainLayout(dom, roles[dom.name], elf=elf)
+        self._linux_reserved()
         self._reserve_fixed()
         for dom in s.domains:
             self._tcm(dom)
@@ -434,6 +436,23 @@ class Placer:
 
     def _in_pool(self, lk) -> bool:
         return bool(lk.shm) and not self.kind(lk).takes_shm_whole
+
+    def _linux_reserved(self) -> None:
+        """What the board's base Linux devicetree reserves itself (board linux-reserved),
+        in a system with a Linux domain: regions of that domain (layout.json lists them,
+        as the merged devicetree has them) and holes nothing is allocated in. A region
+        given a base on one of them is checks.py's error."""
+        linux = next((d.name for d in self.system.domains if d.os == "linux"), None)
+        if linux is None:
+            return
+        for res in self.board.linux_reserved:
+            for mem in self.board.memory:
+                if mem.base <= res.base and res.end <= mem.end:
+                    self.allocators[mem.name].take(res.base, res.size)
+            region = self.add(Region(f"{linux}_{res.label}", "reserved", linux, res.base,
+                                     res.size, users=[linux], dt_name=res.name,
+                                     space=self.space(linux)))
+            self.linux_reserved.append((res, region))
 
     def _fixed(self, mem_name, base, size, path, what):
         """Check a user-given base and reserve it in its memory."""

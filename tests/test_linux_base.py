@@ -14,7 +14,7 @@
 import json
 
 import pytest
-from test_linux_dtvalidate import IDS, SYSTEMS, _reserved, _run, base, merged  # noqa: F401
+from test_linux_dtvalidate import IDS, SYSTEMS, _reserved, _run, _validate, base, merged  # noqa: F401
 
 from conftest import REPO
 from helpers import TEST_BOARDS, generated  # noqa: F401
@@ -94,22 +94,49 @@ def test_no_linux_domain_no_reservations(tmp_path):
     assert fw["base"] == 0x3ed00000     # nothing reserves it without Linux
 
 
-@pytest.mark.parametrize("what,body,line,column,name,span", [
+FW_FIX = " (the firmware of r5_0 may be it: base 0x3ed00000, size 0x40000)"
+
+
+@pytest.mark.parametrize("what,body,line,column,name,span,more", [
     ("firmware", RPU0 + "    firmware: {memory: ddr, base: 0x3ed10000, size: 64K}\n", 11, 15,
      "domains[1].firmware: rpu0_fw [0x3ed10000, 0x3ed20000)",
-     "rproc_0_fw_image [0x3ed00000, 0x3ed40000)"),
+     "rproc_0_fw_image [0x3ed00000, 0x3ed40000)", FW_FIX),
     ("pool", "shared-memory:\n  - name: ipc\n    base: 0x7ff00000\n    size: 64K\n", 8, 5,
-     "shared-memory[0]: ipc [0x7ff00000, 0x7ff10000)", "pmu_region [0x7ff00000, 0x80000000)"),
+     "shared-memory[0]: ipc [0x7ff00000, 0x7ff10000)", "pmu_region [0x7ff00000, 0x80000000)",
+     ""),
 ])
 def test_a_base_on_a_reservation_is_an_error(tmp_path, what, body, line, column, name,
-                                             span):
+                                             span, more):
     path = _system(tmp_path, body)
     with pytest.raises(LayoutError) as e:
         config.configure(path, [TEST_BOARDS])
     assert str(e.value) == (
         f"{path}:{line}:{column}: {name} overlaps {span}, which the Linux devicetree of "
         "board kv260 reserves already; leave base out to have it allocated around it, or "
-        "give a base outside it")
+        "give a base outside it" + more)
+
+
+REUSE = RPU0 + ("    firmware: {memory: ddr, base: 0x3ed00000, size: 256K}\n"
+                "links:\n  - {name: rp, type: rpmsg, host: linux, remote: rpu0}\n")
+
+
+def test_firmware_on_its_base_image_is_that_node(tmp_path, base, merged):  # noqa: F811
+    """RPU0's firmware given exactly rproc_0_fw_image's range is that node: layout.json
+    has one region for it (the firmware, named as the base node), the overlay adds no
+    node and references the base's label first, as Linux's binding example does; the
+    merged tree validates and its reserved-memory is layout.json's."""
+    path = _system(tmp_path, REUSE)
+    dtb, layout, _ = merged(path)
+    fw = [r for r in layout["regions"] if r["base"] == 0x3ed00000 and r["space"] == "phys"]
+    assert [(r["name"], r["kind"], r["dt_name"], r["size"]) for r in fw] == [
+        ("rpu0_fw", "firmware", "memory", 0x40000)]
+    text = config.configure(path, [TEST_BOARDS]).files["linux/amp.dtso"]
+    assert "@3ed00000" not in text
+    assert "memory-region = <&rproc_0_fw_image>, <&rpu0_vdev0buffer>, " in text
+    assert _validate(base, dtb) == []
+    want = sorted((r["dt_name"], r["base"], r["size"]) for r in layout["regions"]
+                  if r["dt_name"] and r["space"] == "phys")
+    assert _reserved(dtb) == sorted(want, key=lambda r: r[1])
 
 
 def test_too_many_memory_regions_is_an_error(tmp_path):

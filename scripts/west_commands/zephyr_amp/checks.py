@@ -77,11 +77,13 @@ def _check_linux_reserved(placer: Placer) -> None:
             if r is mine or r.parent or r.space != mine.space \
                     or not (r.base < mine.end and mine.base < r.end):
                 continue
+            fix = "leave base out to have it allocated around it, or give a base outside it"
+            if res.core:
+                fix += (f" (the firmware of {res.core} may be it: base {res.base:#x}, "
+                        f"size {res.size:#x})")
             raise placer.err(r.origin, f"{r.name} {r.span()} overlaps {res.label} "
                              f"{mine.span()}, which the Linux devicetree of board "
-                             f"{placer.board.name} reserves already",
-                             "leave base out to have it allocated around it, or give a "
-                             "base outside it")
+                             f"{placer.board.name} reserves already", fix)
 
 
 def _check_tcm_shadow(placer: Placer, anc: dict, used: dict) -> None:

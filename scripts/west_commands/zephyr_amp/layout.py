@@ -411,6 +411,7 @@ class Placer:
             if dom.firmware:
                 firmware.place(self, dom)
             self._carveouts(dom)
+        self._reuse_linux_reserved()
         self._pools()
         for phase in sorted({self.kind(lk).phase for lk in s.links}):
             for lk in s.links:
@@ -453,6 +454,21 @@ class Placer:
                                      res.size, users=[linux], dt_name=res.name,
                                      space=self.space(linux)))
             self.linux_reserved.append((res, region))
+
+    def _reuse_linux_reserved(self) -> None:
+        """A remote's DDR firmware given exactly the range the base reserves as that
+        core's firmware image (rproc_0_fw_image) is that node: one region (the
+        firmware's, with the base node's name), which the overlay references by the
+        base's label instead of adding a node (render.py)."""
+        for res, mine in list(self.linux_reserved):
+            fw = next((r for dl in self.domains.values() if res.core in dl.domain.cores
+                       for r in dl.load_regions if r.kind == "firmware"
+                       and (r.base, r.size, r.space) == (res.base, res.size, mine.space)),
+                      None)
+            if fw is not None:
+                fw.dt_name = res.name
+                self.regions.remove(mine)
+                self.linux_reserved.remove((res, mine))
 
     def _fixed(self, mem_name, base, size, path, what):
         """Check a user-given base and reserve it in its memory."""

@@ -264,6 +264,10 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
         own = []
         for r in rdl.load_regions:
             if r.kind in ("firmware", "carveout"):
+                reused = _base_reservation(board, rdl.domain, r)
+                if reused:          # the base's node (layout._reuse_linux_reserved)
+                    own.append(reused.label)
+                    continue
                 label = f"{rname}_{r.dt_name}"
                 reserved.append(LinuxNode(label, r.dt_name, r.base, r.size,
                                           f"{r.kind} of {rname}"))
@@ -286,6 +290,14 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
         common, dom=dl.domain, reserved=reserved, clusters=list(clusters.values()),
         ipis=list(ipis.values()), blocks=[b for p in parts for b in p.blocks]))
     return files
+
+
+def _base_reservation(board, dom, region):
+    """The base devicetree's reservation a remote's firmware region is, or None."""
+    if region.kind != "firmware":
+        return None
+    return next((res for res in board.linux_reserved if res.core in dom.cores
+                 and (res.base, res.size) == (region.base, region.size)), None)
 
 
 def _check_memory_regions(layout: Layout, dom, cluster, labels: list) -> None:

@@ -149,9 +149,9 @@ def test_too_many_memory_regions_is_an_error(tmp_path):
         config.configure(path, [TEST_BOARDS])
     msg = str(e.value)
     assert msg.startswith(f"{path}:7:5: domains[1]: Linux maps 9 reserved regions into rpu0 (")
-    assert msg.endswith("); the xlnx,zynqmp-r5f binding allows at most 8 memory-region "
-                        "entries; use fewer carveouts or rpmsg links (each rpmsg link "
-                        "takes three: its buffers and two vrings)")
+    assert msg.endswith("); the xlnx,zynqmp-r5fss binding allows at most 8 memory-region "
+                        "entries per core; use fewer carveouts or rpmsg links (each rpmsg "
+                        "link takes three: its buffers and two vrings)")
     two = _system(tmp_path, RPU0 + links.rsplit("  - ", 1)[0])
     config.configure(two, [TEST_BOARDS])     # 6: fine
 

@@ -309,8 +309,8 @@ def _check_memory_regions(layout: Layout, dom, cluster, labels: list) -> None:
     from .errors import LayoutError
     raise layout.system.error(
         dom.path, f"Linux maps {len(labels)} reserved regions into {dom.name} "
-        f"({', '.join(labels)}); the {cluster.linux_node.core_compatible} binding allows "
-        f"at most {limit} memory-region entries", "use fewer carveouts or rpmsg links "
+        f"({', '.join(labels)}); the {cluster.linux_node.compatible} binding allows "
+        f"at most {limit} memory-region entries per core", "use fewer carveouts or rpmsg links "
         "(each rpmsg link takes three: its buffers and two vrings)", cls=LayoutError)
 
 

@@ -397,13 +397,13 @@ class Placer:
     # -- the steps -----------------------------------------------------------------
 
     def place(self) -> Layout:
-        from . import checks, firmware  # they use this module's records
+        from . import checks, firmware, linux_base  # they use this module's records
         s = self.system
         roles = self._roles()
         for dom in s.domains:
             elf = self.board.cores[dom.core].elf if dom.os == "zephyr" else None
             self.domains[dom.name] = DomainLayout(dom, roles[dom.name], elf=elf)
-        self._linux_reserved()
+        linux_base.reserve(self)
         self._reserve_fixed()
         for dom in s.domains:
             self._tcm(dom)
@@ -411,7 +411,7 @@ class Placer:
             if dom.firmware:
                 firmware.place(self, dom)
             self._carveouts(dom)
-        self._reuse_linux_reserved()
+        linux_base.reuse(self)
         self._pools()
         for phase in sorted({self.kind(lk).phase for lk in s.links}):
             for lk in s.links:
@@ -437,38 +437,6 @@ class Placer:
 
     def _in_pool(self, lk) -> bool:
         return bool(lk.shm) and not self.kind(lk).takes_shm_whole
-
-    def _linux_reserved(self) -> None:
-        """What the board's base Linux devicetree reserves itself (board linux-reserved),
-        in a system with a Linux domain: regions of that domain (layout.json lists them,
-        as the merged devicetree has them) and holes nothing is allocated in. A region
-        given a base on one of them is checks.py's error."""
-        linux = next((d.name for d in self.system.domains if d.os == "linux"), None)
-        if linux is None:
-            return
-        for res in self.board.linux_reserved:
-            for mem in self.board.memory:
-                if mem.base <= res.base and res.end <= mem.end:
-                    self.allocators[mem.name].take(res.base, res.size)
-            region = self.add(Region(f"{linux}_{res.label}", "reserved", linux, res.base,
-                                     res.size, users=[linux], dt_name=res.name,
-                                     space=self.space(linux)))
-            self.linux_reserved.append((res, region))
-
-    def _reuse_linux_reserved(self) -> None:
-        """A remote's DDR firmware given exactly the range the base reserves as that
-        core's firmware image (rproc_0_fw_image) is that node: one region (the
-        firmware's, with the base node's name), which the overlay references by the
-        base's label instead of adding a node (render.py)."""
-        for res, mine in list(self.linux_reserved):
-            fw = next((r for dl in self.domains.values() if res.core in dl.domain.cores
-                       for r in dl.load_regions if r.kind == "firmware"
-                       and (r.base, r.size, r.space) == (res.base, res.size, mine.space)),
-                      None)
-            if fw is not None:
-                fw.dt_name = res.name
-                self.regions.remove(mine)
-                self.linux_reserved.remove((res, mine))
 
     def _fixed(self, mem_name, base, size, path, what):
         """Check a user-given base and reserve it in its memory."""

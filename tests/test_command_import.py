@@ -57,8 +57,15 @@ def test_west_runs_the_workspace_library_over_an_installed_copy(tmp_path):
     env = ws.west_env(tmp_path / "config", PYTHONUSERBASE=str(userbase),
                       PYTHONNOUSERSITE="")
     env.pop("PYTHONNOUSERSITE")
-    site = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"],
-                          env=env, capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [sys.executable, "-c",
+         "import site; print(site.getusersitepackages() if site.ENABLE_USER_SITE else '')"],
+        env=env, capture_output=True, text=True, check=True).stdout.strip()
+    if not site:
+        # a virtual environment has no user site-packages: PYTHONPATH is also ahead of
+        # the folder west appends
+        site = str(tmp_path / "pythonpath")
+        env["PYTHONPATH"] = site
     decoy = Path(site) / "zephyr_amp"
     decoy.mkdir(parents=True)
     (decoy / "__init__.py").write_text(DECOY)

@@ -67,9 +67,11 @@ def test_west_init_l_workspace(tools, tmp_path):
     config.generate(REPO / "systems" / "kv260-rpmsg.yaml", ref)
     assert _files(out) == _files(ref)
 
-    # the default output directory is build/amp/<system> under the cwd
+    # the default output directory is amp/<system> at the workspace top (issue 11: outside
+    # build/, which `west build -p` deletes), whatever the cwd inside the workspace
     run(["west", "amp-config", "systems/kv260-split-rpmsg.yaml"], cwd=manifest, env=env)
-    assert (manifest / "build" / "amp" / "kv260-split-rpmsg" / "layout.json").is_file()
+    assert (tmp_path / "ws" / "amp" / "kv260-split-rpmsg" / "layout.json").is_file()
+    assert not (manifest / "build").exists()
 
 
 def test_west_commands_from_a_project_of_another_manifest(tools, tmp_path):

@@ -15,11 +15,25 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
     if not str(getattr(sys.modules[_m], "__file__", "")).startswith(_HERE):
         del sys.modules[_m]
 
-import zephyr_amp  # noqa: E402
-from zephyr_amp import config, memmap  # noqa: E402
-from zephyr_amp.errors import AmpError  # noqa: E402
+import zephyr_amp
 
-DESCRIPTION = """\
+try:
+    import yaml
+    from zephyr_amp import boards, config, memmap
+    from zephyr_amp.errors import AmpError
+    _MISSING = None
+except ImportError as _e:
+    # A dependency the user has not installed: one line with the fix when the
+    # command runs (do_run), instead of a traceback when west loads this file.
+    _MISSING = zephyr_amp.missing_dependency(_e)
+    if _MISSING is None:
+        raise
+    AmpError = Exception  # never raised: do_run stops first
+
+SYSTEMS_DIR = zephyr_amp.REPO_ROOT / "systems"
+BOARDS_DIR = zephyr_amp.REPO_ROOT / "boards"
+
+DESCRIPTION = f"""\
 Read one system YAML (board, domains, links), check it, lay out shared
 memory and write everything each side needs:
 
@@ -41,13 +55,28 @@ memory and write everything each side needs:
   <out>/layout.json                       every region, vring and table
   <out>/memory-map.svg, memory-map.txt    the memory map, drawn and tabled
 
-Output is all or nothing: files are written to a temporary directory and
-moved into place. The same YAML gives the same bytes.
+<out> is -o DIR, else amp/<system name> at the top of the west workspace
+(the current directory outside one): outside build/, so `west build -p`
+never deletes it. Output is all or nothing: files are written to a
+temporary directory and moved into place. The same YAML gives the same bytes.
 
-Examples:
-  west amp-config systems/kv260-rpmsg.yaml --show
-  west amp-config my-system.yaml -o build/amp/mine
-  west amp-config my-system.yaml --check          # validate, write nothing
+Bundled systems (worked examples): {SYSTEMS_DIR}
+Bundled boards (--board-facts NAME shows one): {BOARDS_DIR}
+"""
+
+EPILOG = f"""\
+examples:
+  west amp-config --list-systems
+  west amp-config {SYSTEMS_DIR / "kv260-rpmsg.yaml"} --show
+  west amp-config --board-facts kv260        # cores, memories, mailboxes to write a system
+  west amp-config my-system.yaml -o amp/mine
+  west amp-config my-system.yaml --check     # validate, write nothing
+
+Exit status: 0 written (or checked); 1 the system or a board has an error
+(one line: file:line:column: key: what is wrong; what would be right), or an
+input file is missing; 2 the command could not run (the output directory
+cannot be written or holds files amp-config did not write, a Python package
+is missing).
 """
 
 
@@ -57,37 +86,150 @@ class AmpConfig(WestCommand):
 
     def do_add_parser(self, parser_adder):
         parser = parser_adder.add_parser(
-            self.name, help=self.help, description=self.description,
+            self.name, help=self.help, description=self.description, epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-        parser.add_argument("system", metavar="SYSTEM.yaml",
-                            help="the system description (see systems/ for examples)")
+        parser.add_argument("system", metavar="SYSTEM.yaml", nargs="?",
+                            help="the system description (--list-systems shows the "
+                            "bundled ones)")
         parser.add_argument("-o", "--out-dir", metavar="DIR",
-                            help="where to write (default: build/amp/<system name>); an "
-                            "existing DIR is replaced only if amp-config wrote it")
+                            help="where to write (default: amp/<system name> at the "
+                            "workspace top, or in the current directory outside a "
+                            "workspace); an existing DIR is replaced only if "
+                            "amp-config wrote it")
         parser.add_argument("--check", action="store_true",
                             help="validate and lay out only; write nothing")
         parser.add_argument("--show", action="store_true",
-                            help="print the memory map as a table")
+                            help="print the memory map as a table (on stdout, also "
+                            "with west -q)")
         parser.add_argument("--board-root", metavar="DIR", action="append", default=[],
                             help="also look for <board>.yaml in DIR (searched before the "
-                            "bundled boards/; may be given more than once)")
+                            f"bundled {BOARDS_DIR}; may be given more than once)")
+        info = parser.add_argument_group("what there is to start from (no SYSTEM.yaml)")
+        info.add_argument("--list-systems", action="store_true",
+                          help="list the bundled systems: name, board, path, description")
+        info.add_argument("--board-facts", metavar="BOARD",
+                          help="print a board's cores, clusters and their modes, memories "
+                          "and mailboxes: the names a system YAML uses")
         return parser
 
     def do_run(self, args, unknown):
         self.dbg(zephyr_amp.origin())
+        if _MISSING:
+            self.die(_MISSING, exit_code=2)
+        zephyr_amp.forward_logs(self)
+        if args.list_systems:
+            return _out(list_systems())
+        if args.board_facts:
+            return self._board_facts(args.board_facts, args.board_root)
+        if not args.system:
+            self.parser.error("give a SYSTEM.yaml (or --list-systems, --board-facts BOARD)")
         try:
-            if args.check:
-                result = config.configure(args.system, args.board_root)
-            else:
-                result = config.generate(args.system, args.out_dir, args.board_root)
+            result = self._configure(args)
         except AmpError as e:
             self.die(str(e), exit_code=e.exit_code)
         if args.show:
-            self.inf(memmap.table(result.layout))
-            self.inf()
+            _out(memmap.table(result.layout) + "\n\n")
         name = result.system.name
         if result.out_dir is None:
             self.inf(f"{args.system}: ok, {len(result.layout.regions)} regions laid out "
                      f"for {name}; nothing written (--check)")
         else:
             self.inf(f"{name}: wrote {len(result.files)} files to {result.out_dir}")
+
+    def _configure(self, args):
+        if args.check:
+            return config.configure(args.system, args.board_root)
+        out = args.out_dir
+        if out is None:
+            # the name is in the file: the default place needs it first
+            name = config.configure(args.system, args.board_root).system.name
+            out = config.default_out_dir(name, self.topdir or ".")
+        return config.generate(args.system, out, args.board_root)
+
+    def _board_facts(self, name, board_roots):
+        try:
+            board = boards.load_board(name, board_roots)
+        except LookupError:
+            self.die(f"no board {name!r}: {boards.unknown_board_hint(name, board_roots)}",
+                     exit_code=1)
+        except AmpError as e:
+            self.die(str(e), exit_code=e.exit_code)
+        _out(board_facts(board))
+
+
+def _out(text):
+    """Machine-readable or requested output: stdout, whatever west -q says."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def list_systems(directory=None):
+    """One line per bundled system: name, board, path, description."""
+    directory = Path(directory or SYSTEMS_DIR)
+    rows = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        rows.append((str(data.get("name", path.stem)), str(data.get("board", "?")),
+                     str(path), " ".join(str(data.get("description", "")).split())))
+    if not rows:
+        return f"no systems in {directory}\n"
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines = [f"{n:<{w0}}  {b:<{w1}}  {p}" + (f"\n{'':<{w0}}  {'':<{w1}}  {d}" if d else "")
+             for n, b, p, d in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _hex(n):
+    return f"0x{n:08x}"
+
+
+def _size(n):
+    for unit, div in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= div and n % div == 0:
+            return f"{n // div}{unit}"
+    return str(n)
+
+
+def board_facts(board) -> str:
+    """What a system YAML can name on a board, as text."""
+    lines = [f"board {board.name}: {board.description}", f"  file: {board.path}", "",
+             "cores (domains[].cores):"]
+    for c in board.cores.values():
+        target = f", Zephyr target {c.zephyr_target}" if c.zephyr_target else ""
+        lines.append(f"  {c.name:<8} {c.cpu} ({c.arch}) in cluster {c.cluster}; "
+                     f"os: {', '.join(c.os)}{target}")
+    for cl in board.clusters.values():
+        if not cl.modes:
+            continue
+        default = f" (default when mode: is left out: {cl.default_mode})" \
+            if cl.default_mode else ""
+        lines += ["", f"cluster {cl.name} modes (domains[].mode){default}:"]
+        members = [c.name for c in board.cores.values() if c.cluster == cl.name]
+        for mode, per_core in cl.modes.items():
+            for core, banks in per_core.items():
+                tcm = ", ".join(f"{b.name} {_hex(b.base)} (local {_hex(b.view)}) "
+                                f"{_size(b.size)}" for b in banks)
+                lines.append(f"  {mode:<9} {core}: {tcm}")
+            taken = [c for c in members if c not in per_core]
+            if taken:
+                lines.append(f"  {'':<9} {mode}: the domain naming {', '.join(per_core)} "
+                             f"also takes {', '.join(taken)}; no other domain may use it")
+    lines += ["", "memories (firmware.memory, shared-memory[].memory):"]
+    for m in board.memory:
+        shared = ", shared" if m.shared else ""
+        alloc = f", allocation from {_hex(m.alloc_from)}" if m.alloc_from is not None else ""
+        lines.append(f"  {m.name:<8} {m.kind:<5} {_hex(m.base)}..{_hex(m.end)} "
+                     f"{_size(m.size)}{shared}{alloc}")
+    if board.mailboxes:
+        lines += ["", "mailboxes (links[].mailbox, links[].ipi):"]
+        lines += [f"  {mb.name:<10} between {', '.join(mb.between)}" for mb in board.mailboxes]
+    if board.virtio_mmio:
+        v = board.virtio_mmio
+        lines += ["", (f"virtio-mmio transports (devices[].slot): {v.slots} slots at "
+                       f"{_hex(v.base)} + N x {_hex(v.stride)}, SPI {v.first_spi} + N")]
+    return "\n".join(lines) + "\n"

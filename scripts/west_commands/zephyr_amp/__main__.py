@@ -1,0 +1,7 @@
+"""python -m zephyr_amp <command> ...: the west commands without west (see cli.py)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

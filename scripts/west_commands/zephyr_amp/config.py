@@ -38,7 +38,7 @@ def configure(system_path: PathArg, board_roots: Iterable = (),
     """Validate and lay out a system; render its files in memory, for the targeted
     Zephyr ('MAJOR.MINOR': zephyr_version.target() finds the workspace's)."""
     result = check(system_path, board_roots, display, zephyr_version)
-    from . import render    # jinja2 and the templates: only where files are made
+    from . import render  # jinja2 and the templates: only where files are made
     result.files = render.render(result.layout)
     return result
 

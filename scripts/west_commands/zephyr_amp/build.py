@@ -281,10 +281,12 @@ class RunResult:
     matrix: str = ""
     shard: str = None
     jobs: int = 1
+    runs: list = field(default_factory=list)     # build_run.EntryRun, with --run
 
     @property
     def ok(self):
-        return not self.lint and all(r.passed for r in self.results)
+        return not self.lint and all(r.passed for r in self.results) \
+            and all(r.status != "failed" for r in self.runs)
 
     def count(self, *statuses):
         return sum(1 for r in self.results if r.status in statuses)

@@ -119,3 +119,16 @@ def test_a_bad_console_regex_is_an_error_at_its_line(ws, tmp_path, uart):
     assert r.returncode == 1
     assert "m.yaml:12:" in r.stderr and "entries[0].expect.console[0]: 'PROBE (hello' is " \
         "not a regular expression: missing )" in r.stderr, r.stderr
+
+
+def test_a_run_entry_whose_build_fails_is_not_run(ws, tmp_path, uart):
+    broken = entry("broken", uart, ["PROBE hello"]).replace(str(HELLO), str(HELLO) + ".none")
+    r, doc, junit = amp_build_run(ws, tmp_path, broken)
+    assert r.returncode == 1
+    assert doc["results"][0]["stage"] == "build"
+    (run,) = doc["runs"]
+    assert run["status"] == "not-run" and run["reason"] is None
+    assert run["message"] == "not run: broken did not build and validate"
+    assert cases(junit)["broken run"].find("skipped") is not None
+    assert junit.get("skipped") == "1" and junit.get("failures") == "1"
+    assert "not run" in r.stdout and "running qemu-a53-virtio" not in r.stdout

@@ -182,9 +182,9 @@ def _usage_error(parser, message):
 
 
 def load_layout(args):
-    """The layout dict from --system (amp-config's, cached) or --layout, or None."""
+    """The typed layout from --system (amp-config's, cached) or --layout, or None."""
     if args.system:
-        return layouts.system_layout(args.system, args.board_root)
+        return layouts.layout_of(args.system, args.board_root)
     if args.layout:
         return layouts.read_layout(args.layout)
     return None

@@ -129,7 +129,7 @@ def test_real_west_build(job, tmp_path, targeted):
     print(f"{job.label}: west build {result.word} in {result.duration:.0f} s; amp-validate: "
           f"{len(errors)} error(s), {len(warnings)} warning(s)")
     step = plan.steps[0]
-    layout = step.system.layout
+    layout = step.system.layout.to_json()    # the layout.json document amp-build checked
     _check_chosen(step.build_dir / "zephyr" / "zephyr.dts", layout, job.domain)
     _check_image_end(step.elf, layout, job.domain)
 

@@ -102,7 +102,8 @@ def build(args):
     standin_work()
     amp = AmpCmake(opts["AMP_CMAKE"], kconfig) if opts.get("AMP_CMAKE") else None
     script = linker_script(spec, amp, kconfig, zdir)
-    elf = zdir / "zephyr.elf"
+    # as Zephyr names its image: CONFIG_KERNEL_BIN_NAME (default "zephyr")
+    elf = zdir / (kconfig.get("CONFIG_KERNEL_BIN_NAME", '"zephyr"').strip('"') + ".elf")
     cmd = [spec["cc"], *spec["cflags"], *COMMON, *spec["ldflags"],
            "-include", str(zdir / "include" / "generated" / "autoconf.h"),
            *[f"-I{d}" for d in (amp.include_dirs if amp else [])],

@@ -520,7 +520,8 @@ def test_dry_run_plans_without_zephyr(tmp_path):
     root = top / "build" / "amp-build"
     assert not root.exists()                                      # it only plans
     lines = r.stdout.splitlines()
-    assert lines[0].startswith(f"amp-build --dry-run: {len(BUNDLED)} of {len(BUNDLED)} entries")
+    assert lines[0].startswith(f"amp-build --dry-run: {len(BUNDLED)} of {len(BUNDLED)} entries "
+                               f"of {matrix.DEFAULT_MATRIX};")
     for i, job in enumerate(BUNDLED):
         at = lines.index(f"[{i + 1}/{len(BUNDLED)}] {job.label}")
         gen = root / "amp" / job.system_name / job.domain
@@ -533,6 +534,67 @@ def test_dry_run_plans_without_zephyr(tmp_path):
     e = sw.west(top, "amp-build", "--emit-matrix", "github", env=env)
     assert e.returncode == 0, e.stderr
     assert json.loads(e.stdout)["include"]
+
+
+def test_elf_is_named_by_the_builds_kernel_bin_name(full):
+    """rpmsg_multi_services sets CONFIG_KERNEL_BIN_NAME (its stand-in too): Zephyr then
+    writes build/zephyr/rpmsg_multi_services.elf, and amp-build validates that one."""
+    (res,) = [r for r in full.doc["results"] if r["sample"].endswith("/rpmsg_multi_services")]
+    elf = Path(res["elf"])
+    assert elf.name == "rpmsg_multi_services.elf" and elf.is_file(), res
+    assert not (elf.parent / "zephyr.elf").exists()
+    assert json.loads((elf.parents[2] / "validation.json").read_text())["ok"] is True
+    others = [r for r in full.doc["results"] if r is not res]
+    assert others and all(Path(r["elf"]).name == "zephyr.elf" for r in others)
+
+
+def test_kernel_bin_name_of_a_dot_config(tmp_path):
+    conf = tmp_path / ".config"
+    assert build.kernel_bin_name(conf) == "zephyr"                 # no build yet
+    conf.write_text('CONFIG_FOO=y\nCONFIG_KERNEL_BIN_NAME="rpmsg_multi_services"\n')
+    assert build.kernel_bin_name(conf) == "rpmsg_multi_services"
+    conf.write_text("CONFIG_FOO=y\n")
+    assert build.kernel_bin_name(conf) == "zephyr"
+
+
+STAGING_MATRIX = REPO / "matrix" / "amp-matrix-staging.yaml"
+
+
+@pytest.mark.parametrize("how", ["file", "project"])
+def test_staging_workspace_defaults_to_the_staging_matrix(tmp_path, how):
+    """In a workspace of west-staging.yml (its manifest file's name, or a zephyr project
+    from openamp-zephyr-staging) amp-build reads amp-matrix-staging.yaml without --matrix;
+    elsewhere amp-matrix.yaml (test_dry_run_plans_without_zephyr)."""
+    env = sw.west_env(tmp_path / "config")
+    repo = "openamp-zephyr-staging" if how == "project" else "standin-zephyr"
+    text = sw.MANIFEST.format(zephyr=sw.ZEPHYR_PROJECT.replace("standin-zephyr", repo))
+    top = sw.make(tmp_path / "ws", env, zephyr="uncloned", manifest=text)
+    if how == "file":
+        (top / "manifest" / "west.yml").rename(top / "manifest" / "west-staging.yml")
+        sw.west(top, "config", "manifest.file", "west-staging.yml", env=env, check=True)
+    staging = matrix.load(STAGING_MATRIX).jobs
+    r = sw.west(top, "amp-build", "--dry-run", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[0].startswith(
+        f"amp-build --dry-run: {len(staging)} of {len(staging)} entries of {STAGING_MATRIX};")
+    e = sw.west(top, "amp-build", "--emit-matrix", "github", "--shards", "1", env=env)
+    assert sorted(json.loads(e.stdout)["include"][0]["entries"].split()) == \
+        sorted(j.id for j in staging)
+    m = sw.west(top, "amp-build", "--dry-run", "--matrix", matrix.DEFAULT_MATRIX, env=env)
+    assert f"entries of {matrix.DEFAULT_MATRIX};" in m.stdout.splitlines()[0]   # --matrix wins
+
+
+def test_default_matrix_by_manifest():
+    assert matrix.default_for() == matrix.DEFAULT_MATRIX
+    assert matrix.default_for("/ws/zephyr-amp/west.yml",
+                              "https://github.com/zephyrproject-rtos/zephyr") == \
+        matrix.DEFAULT_MATRIX
+    assert matrix.default_for("/ws/zephyr-amp/west-staging.yml") == STAGING_MATRIX
+    for url in ("https://github.com/OpenAMP/openamp-zephyr-staging",
+                "https://github.com/OpenAMP/openamp-zephyr-staging.git/"):
+        assert matrix.default_for("/ws/m/west.yml", url) == STAGING_MATRIX
+    assert "zephyr/samples/virtio/entropy" in {j.sample for j in matrix.load(STAGING_MATRIX).jobs}
+    assert not any(j.sample.startswith("zephyr/samples/virtio/") for j in BUNDLED)
 
 
 def dry_labels(ws, *args):

@@ -584,6 +584,27 @@ def test_staging_workspace_defaults_to_the_staging_matrix(tmp_path, how):
     assert f"entries of {matrix.DEFAULT_MATRIX};" in m.stdout.splitlines()[0]   # --matrix wins
 
 
+V37 = "VERSION_MAJOR = 3\nVERSION_MINOR = 7\nPATCHLEVEL = 0\nVERSION_TWEAK = 0\nEXTRAVERSION =\n"
+
+
+def test_generates_for_the_workspaces_zephyr_version(tmp_path):
+    """amp-build generates for the Zephyr of its workspace (zephyr/VERSION), as amp-config
+    does: lib/open-amp's rsc_table_get() of 3.7 takes struct fw_resource_table **, of
+    4.4 void **. Changing the tree's version configures the system again."""
+    tools()
+    env = sw.west_env(tmp_path / "config")
+    top = sw.make(tmp_path / "ws", env)
+    header = tmp_path / "out" / "amp" / "kv260-rpmsg" / "rpu0" / "resource_table.h"
+    for version, text, decl in (
+            ("3.7", V37, "void rsc_table_get(struct fw_resource_table **table_ptr, int *length);"),
+            ("4.4", V37.replace("= 3", "= 4").replace("= 7", "= 4"),
+             "void rsc_table_get(void **table_ptr, int *length);")):
+        (top / "zephyr" / "VERSION").write_text(text)
+        r = sw.west(top, "amp-build", *ONE, "--build-root", tmp_path / "out", env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert decl in header.read_text().splitlines(), version
+
+
 def test_default_matrix_by_manifest():
     assert matrix.default_for() == matrix.DEFAULT_MATRIX
     assert matrix.default_for("/ws/zephyr-amp/west.yml",

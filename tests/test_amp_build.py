@@ -794,3 +794,12 @@ def test_help_ends_with_the_exit_status(ws):
     paths = re.findall(r"(?<![\w.])(/\S+\.(?:md|yaml))", r.stdout)
     assert paths and all(Path(p).is_file() for p in paths), paths    # paths that exist
 
+
+
+def test_help_says_which_matrix_is_the_default(ws):
+    r = amp_build(ws, "-h")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert ("default: the bundled matrix/amp-matrix-staging.yaml in a workspace of "
+            "west-staging.yml, matrix/amp-matrix.yaml otherwise") in text
+    assert str(matrix.STAGING_MATRIX) in r.stdout and str(matrix.DEFAULT_MATRIX) in r.stdout

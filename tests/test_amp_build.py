@@ -799,7 +799,8 @@ def test_help_ends_with_the_exit_status(ws):
 def test_help_says_which_matrix_is_the_default(ws):
     r = amp_build(ws, "-h")
     assert r.returncode == 0, r.stderr
-    text = " ".join(r.stdout.split())
-    assert ("default: the bundled matrix/amp-matrix-staging.yaml in a workspace of "
-            "west-staging.yml, matrix/amp-matrix.yaml otherwise") in text
+    squeeze = "".join     # argparse wraps lines at spaces and after hyphens
+    assert squeeze(("default: the bundled matrix/amp-matrix-staging.yaml in a workspace of "
+                    "west-staging.yml, matrix/amp-matrix.yaml otherwise").split()) in \
+        squeeze(r.stdout.split())
     assert str(matrix.STAGING_MATRIX) in r.stdout and str(matrix.DEFAULT_MATRIX) in r.stdout

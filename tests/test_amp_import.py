@@ -214,7 +214,14 @@ def test_kv260_linux_overlay_round_trip_with_prefer_linux(tmp_path):
     assert "    base: 0x3ed40000    # " in text and "    base: 0x3ef40000    # " in text
     gen = config.generate(out, tmp_path / "gen")
     regenerated = gen.out_dir / "linux" / "amp.dtso"
-    assert _reserved(regenerated, tmp_path) == _reserved(LINUX, tmp_path)
+    # the firmware memories are the base devicetree's own rproc_N_fw_image (issue 9): the
+    # regenerated overlay references them by label where OpenAMP's repeats the nodes
+    dtso = regenerated.read_text()
+    assert "<&rproc_0_fw_image>" in dtso and "<&rproc_1_fw_image>" in dtso
+    got = _reserved(regenerated, tmp_path)
+    assert not any(n.startswith("memory@") for n, _b, _s in got)
+    got |= {("memory@3ed00000", 0x3ed00000, 0x40000), ("memory@3ef00000", 0x3ef00000, 0x40000)}
+    assert got == _reserved(LINUX, tmp_path)
 
 
 def _uneven_vrings(tmp_path):
@@ -238,7 +245,15 @@ def test_kv260_uneven_vrings_lossy_import_lays_out(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     gen = config.generate(out, tmp_path / "gen")
     got = _reserved(gen.out_dir / "linux" / "amp.dtso", tmp_path)
-    assert ("memory@3ed00000", 0x3ed00000, 0x40000) in got
+    # the firmware memories are the base's own rproc_N_fw_image (issue 9): the generated
+    # overlay references them instead of adding nodes
+    fw = {(r.name, r.base, r.size) for r in gen.layout.regions if r.kind == "firmware"}
+    assert fw == {("rpu0_fw", 0x3ed00000, 0x40000), ("rpu1_fw", 0x3ef00000, 0x40000)}
+    dtso = (gen.out_dir / "linux" / "amp.dtso").read_text()
+    assert "memory-region = <&rproc_0_fw_image>, " in dtso
+    assert "memory-region = <&rproc_1_fw_image>, " in dtso
+    assert not any(n.startswith("memory@") for n, _b, _s in got)
+    got |= {("memory@3ed00000", 0x3ed00000, 0x40000), ("memory@3ef00000", 0x3ef00000, 0x40000)}
     assert ("vdev0vring0@3ed40000", 0x3ed40000, 0x1000) in got
     assert ("vdev0vring1@3ed44000", 0x3ed44000, 0x1000) in got
     assert ("vdev0buffer@3ed48000", 0x3ed48000, 0x100000) in got
@@ -349,17 +364,12 @@ def test_base_tree_plus_overlay_merged_with_fdtoverlay(tmp_path):
              firmware(gen, "rpu0", lay, tmp_path / "fw")]
     r = run(*files, "--board", "kv260", "--zephyr-dts", ZEPHYR_DTS, "-o", out,
             "--name", "kv260-rpmsg")
-    # the base's rproc_0_fw_image (memory@3ed00000, 256 KiB) is still reserved after the
-    # overlay, and amp-config's default placement put the vrings on it
-    assert r.returncode == 1 and not out.exists()
-    (first,) = r.stdout.splitlines()
-    assert first.startswith(f"{linux}/arch/arm64/boot/dts/xilinx/zynqmp.dtsi:135: OVERLAP: "
-                            "memory [0x3ed00000, 0x3ed40000) (256 KiB) overlaps vdev0vring0")
-    assert f"see {gen}/linux/amp.dtso:22; see {gen}/linux/amp.dtso:28; see " in first
-    # taking Linux's side imports what the remotes use; the base keeps its own
-    r = run(*files, "--board", "kv260", "--zephyr-dts", ZEPHYR_DTS, "-o", out,
-            "--name", "kv260-rpmsg", "--prefer", "linux")
+    # the base's rproc_0_fw_image (memory@3ed00000, 256 KiB) stays reserved after the
+    # overlay; amp-config places the vrings past it since issue 9 (they used to overlap
+    # it: an OVERLAP here, importable only with --prefer linux), so the import goes through
+    # and the base's reservations stay the base's
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "OVERLAP" not in r.stdout + r.stderr
     assert "memory [0x3ed00000, 0x3ed40000) (256 KiB) is the base tree's" in out.read_text()
     again = config.configure(out).layout.to_json()
     assert regions(again) == regions(lay)
@@ -385,8 +395,12 @@ def test_the_kv260_pair_with_prefer_zephyr(tmp_path):
     lay = gen.layout
     shm = lay.region("rpmsg0_shm")
     assert (shm.base, shm.size) == (0x3ed40000, 0x80000)
-    got = _reserved(gen.out_dir / "linux" / "amp.dtso", tmp_path)
-    assert ("memory@3ed00000", 0x3ed00000, 0x40000) in got
+    # the carveout is the base devicetree's own rproc_0_fw_image (issue 9): the overlay
+    # lists it in memory-region by its label and adds no second node for the range
+    dtso = (gen.out_dir / "linux" / "amp.dtso").read_text()
+    assert "memory-region = <&rproc_0_fw_image>, " in dtso
+    assert not any(n.startswith("memory@") for n, _b, _s in _reserved(gen.out_dir / "linux"
+                                                                     / "amp.dtso", tmp_path))
     assert all(e.type != "carveout" for e in lay.tables["rpu0"].entries)
 
 

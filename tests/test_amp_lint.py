@@ -194,7 +194,7 @@ def _edited(src, tmp_path, *pairs):
 def test_buffer_pool_too_small_for_the_tables_vrings(sysref, kv260_rpmsg, tmp_path):
     gen, elf = kv260_rpmsg
     dtso = _edited(gen / "linux" / "amp.dtso", tmp_path,
-                   ("reg = <0x0 0x3ed02000 0x0 0x2000>", "reg = <0x0 0x3ed02000 0x0 0x1000>"))
+                   ("reg = <0x0 0x3ed42000 0x0 0x2000>", "reg = <0x0 0x3ed42000 0x0 0x1000>"))
     r = run(dtso, elf, "--board", "kv260")
     assert r.returncode == 1
     (line,) = findings(r)
@@ -206,14 +206,14 @@ def test_buffer_pool_too_small_for_the_tables_vrings(sysref, kv260_rpmsg, tmp_pa
 def test_vring_pinned_elsewhere_and_too_small(sysref, kv260_rpmsg, tmp_path):
     gen, elf = kv260_rpmsg
     dtso = _edited(gen / "linux" / "amp.dtso", tmp_path,
-                   ("reg = <0x0 0x3ed01000 0x0 0x1000>", "reg = <0x0 0x3ed01000 0x0 0x80>"),
-                   ("reg = <0x0 0x3ed00000 0x0 0x1000>", "reg = <0x0 0x3ed00800 0x0 0x800>"))
+                   ("reg = <0x0 0x3ed41000 0x0 0x1000>", "reg = <0x0 0x3ed41000 0x0 0x80>"),
+                   ("reg = <0x0 0x3ed40000 0x0 0x1000>", "reg = <0x0 0x3ed40800 0x0 0x800>"))
     r = run(dtso, elf)
     assert r.returncode == 1
     checks = sorted(ln.split(": ")[1] for ln in findings(r))
     assert checks == ["VRING-DA", "VRING-SIZE", "VRING-SIZE"], r.stdout
-    assert "the table pins vring 0 of vdev 0 at 0x3ed00000, Linux reserves vdev0vring0 " \
-           "[0x3ed00800, 0x3ed01000)" in r.stdout
+    assert "the table pins vring 0 of vdev 0 at 0x3ed40000, Linux reserves vdev0vring0 " \
+           "[0x3ed40800, 0x3ed41000)" in r.stdout
 
 
 def test_mailbox_that_does_not_pair(sysref, kv260_rpmsg, tmp_path):
@@ -223,9 +223,9 @@ def test_mailbox_that_does_not_pair(sysref, kv260_rpmsg, tmp_path):
     r = run(dtso, gen / "rpu0" / "amp.overlay", "--zephyr-dts", ZEPHYR_DTS)
     assert r.returncode == 1
     (line,) = findings(r)
-    assert line.startswith(f"{dtso}:76: MBOX-PAIR: /remoteproc@ffe00000/r5f@0 kicks through "
-                           "ipi_mailbox_rpu0 (xlnx,ipi-id 2) but zephyr,ipc rpu0_apu_mailbox "
-                           "is IPI agent 1")
+    assert line.startswith(f"{dtso}:83: MBOX-PAIR: /__amp_base__/rproc_lockstep/r5f@0 kicks "
+                           "through ipi_mailbox_rpu0 (xlnx,ipi-id 2) but zephyr,ipc "
+                           "rpu0_apu_mailbox is IPI agent 1")
     buffers = _edited(gen / "linux" / "amp.dtso", tmp_path,
                       ("<0x0 0xff990200 0x0 0x20>", "<0x0 0xff990400 0x0 0x20>"))
     r = run(buffers, gen / "rpu0" / "amp.overlay", "--zephyr-dts", ZEPHYR_DTS)
@@ -242,19 +242,19 @@ def test_a_vdev_without_its_buffer(sysref, kv260_rpmsg, tmp_path):
     r = run(dtso)
     assert r.returncode == 1
     (line,) = findings(r)
-    assert "VDEV-PARTS: /remoteproc@ffe00000/r5f@0 lists vdev0vring0, vdev0vring1 but no " \
+    assert "VDEV-PARTS: /__amp_base__/rproc_lockstep/r5f@0 lists vdev0vring0, vdev0vring1 but no " \
            "vdev0buffer" in line
 
 
 def test_firmware_segment_outside_the_carveout(sysref, tmp_path):
-    """kv260-ddr-carveouts runs rpu0 from a 2 MiB DDR carveout; cut it to 4 KiB."""
+    """kv260-ddr-carveouts runs rpu0 from a 1 MiB DDR carveout; cut it to 4 KiB."""
     from test_amp_import import firmware
     from zephyr_amp import config
     system = REPO / "tests" / "data" / "valid" / "kv260-ddr-carveouts.yaml"
     lay = config.generate(system, tmp_path / "gen").layout.to_json()
     elf = firmware(tmp_path / "gen", "rpu0", lay, tmp_path / "fw")
     dtso = _edited(tmp_path / "gen" / "linux" / "amp.dtso", tmp_path,
-                   ("reg = <0x0 0x3ed00000 0x0 0x200000>", "reg = <0x0 0x3ed00000 0x0 0x1000>"))
+                   ("reg = <0x0 0x3ed40000 0x0 0x100000>", "reg = <0x0 0x3ed40000 0x0 0x1000>"))
     r = run(dtso, elf, "--board", "kv260")
     assert r.returncode == 1
     lines = findings(r)

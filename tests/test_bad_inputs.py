@@ -150,7 +150,7 @@ CASES = [
     ('unknown_shm.yaml', 18, 10,
      "links[0].shm: no shared memory named 'ipc0'; did you mean 'ipc'?"),
     ('vring_align_above_page.yaml', 20, 14,
-     'links[0].vring.align: vring 1 of rpmsg0 at 0x3ed03000 is not aligned to its align 0x2000; use an align of at most the page size (0x1000)'),
+     'links[0].vring.align: vring 1 of rpmsg0 at 0x3ed43000 is not aligned to its align 0x2000; use an align of at most the page size (0x1000)'),
     ('vring_null.yaml', 16, 11,
      'links[0].vring: expected a map (key: value), got nothing; give it a value or remove the key'),
     ('wrong_type_cores.yaml', 7, 12,

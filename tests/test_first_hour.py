@@ -196,12 +196,16 @@ def test_a_missing_package_is_one_line_with_the_fix(absent_ws, tmp_path):
     (fake / module / "__init__.py").write_text(FAKE.format(module))
     env = dict(env, PYTHONPATH=str(fake))
     line = f"FATAL ERROR: missing Python package {dist}: pip install -r {REPO / 'requirements.txt'}"
-    res = standin.west(top, "amp-config", SYSTEM, "--check", env=env)
+    res = standin.west(top, "amp-config", SYSTEM, "-o", tmp_path / "out", env=env)
     assert (res.returncode, res.stderr.strip()) == (2, line), res.stdout + res.stderr
+    assert not (tmp_path / "out").exists()
     assert (REPO / "requirements.txt").is_file()
-    # -h still works, and so does the same without west
+    # -h still works, --check renders nothing and so needs no jinja2, and the same
+    # without west
     assert standin.west(top, "amp-config", "-h", env=env).returncode == 0
-    res = cli("amp-config", SYSTEM, "--check", cwd=tmp_path, env=env)
+    res = standin.west(top, "amp-config", SYSTEM, "--check", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = cli("amp-config", SYSTEM, "-o", tmp_path / "out", cwd=tmp_path, env=env)
     assert (res.returncode, res.stderr.strip()) == (2, line)
 
 

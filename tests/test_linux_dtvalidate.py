@@ -24,6 +24,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from conftest import REPO, need, need_tool
 from helpers import ALL_SYSTEMS, TEST_BOARDS, generated, system_id  # noqa: F401
 
@@ -53,29 +54,15 @@ SYSTEMS = _kv260_systems()
 IDS = [system_id(s) for s in SYSTEMS]
 
 # What fails on today's generator, with the file that fixes it (issue 9). A strict xfail
-# turns into a failure once the fix lands: then drop the entry.
-BINDING_ORDER = "lock-step reg-names must be atcm0, btcm0, atcm1, btcm1"
-MAILBOX = "IPI mailbox nodes need compatible = \"xlnx,zynqmp-ipi-dest-mailbox\""
-TCM_MODE = "split cluster inherits xlnx,tcm-mode = <1>; use the base's rproc_split (<0>)"
-FW_IMAGE = ("the base's rproc_0_fw_image (0x3ed00000, 0x40000), rproc_1_fw_image and pmu "
-            "reservations are not in layout.json, and the vrings overlap rproc_0_fw_image")
-KNOWN = {
-    "validate": {
-        "kv260-rpmsg": f"{MAILBOX}; {BINDING_ORDER}",
-        "kv260-split-rpmsg": f"{MAILBOX}; {TCM_MODE}",
-        "kv260-hvl": f"{MAILBOX}; {BINDING_ORDER}",
-        "extra:kv260-ddr-carveouts": f"{MAILBOX}; {TCM_MODE}",
-    },
-    "dtc": {"kv260-rpmsg": "unique_unit_address: vdev0vring0@3ed00000 and the base's "
-                           "memory@3ed00000 (rproc_0_fw_image)",
-            "extra:kv260-ddr-carveouts": "unique_unit_address: carveout dma@3ef00000 and the "
-                                         "base's memory@3ef00000 (rproc_1_fw_image)"},
-    "reserved": {s: FW_IMAGE for s in ("kv260-rpmsg", "kv260-split-rpmsg", "kv260-hvl",
-                                       "extra:kv260-ddr-carveouts")},
-}
-FIX = {"validate": "templates/linux/amp.dtso.j2 (h-links)",
-       "dtc": "boards/kv260.yaml + layout.py: allocate around the base reservations (h-links)",
-       "reserved": "boards/kv260.yaml + layout.py: the base's reserved regions (h-links)"}
+# turns into a failure once the fix lands: then drop the entry. Fixed (h-lfix): reg-names
+# order, the IPI mailbox compatible and the split cluster (templates/linux/amp.dtso.j2,
+# render.py, boards/kv260.yaml base-labels/tcm-modes); the base's reservations
+# (boards/kv260.yaml linux-reserved, layout.py allocates around them, layout.json lists
+# them).
+KNOWN = {"validate": {}, "dtc": {}, "reserved": {}}
+FIX = {"validate": "templates/linux/amp.dtso.j2",
+       "dtc": "boards/kv260.yaml + layout.py: allocate around the base reservations",
+       "reserved": "boards/kv260.yaml + layout.py: the base's reserved regions"}
 
 
 def _cases(kind):

@@ -18,9 +18,7 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
 import zephyr_amp
 
 try:
-    import yaml
-
-    from zephyr_amp import boards, config, memmap, zephyr_version
+    from zephyr_amp import boards, config, describe, memmap, zephyr_version
     from zephyr_amp.errors import AmpError
     _MISSING = None
 except ImportError as _e:
@@ -125,7 +123,7 @@ class AmpConfig(WestCommand):
             self.die(_MISSING, exit_code=2)
         zephyr_amp.forward_logs(self)
         if args.list_systems:
-            return _out(list_systems())
+            return _out(describe.list_systems())
         if args.board_facts:
             return self._board_facts(args.board_facts, args.board_root)
         if not args.system:
@@ -134,6 +132,10 @@ class AmpConfig(WestCommand):
             result = self._configure(args)
         except AmpError as e:
             self.die(str(e), exit_code=e.exit_code)
+        except ImportError as e:    # jinja2 is imported only when files are made
+            if zephyr_amp.missing_dependency(e) is None:
+                raise
+            self.die(zephyr_amp.missing_dependency(e), exit_code=2)
         if args.show:
             _out(memmap.table(result.layout) + "\n\n")
         name = result.system.name
@@ -146,7 +148,7 @@ class AmpConfig(WestCommand):
     def _configure(self, args):
         version = zephyr_version.target(args.zephyr_version, topdir=self.topdir)
         if args.check:
-            return config.configure(args.system, args.board_root, zephyr_version=version)
+            return config.check(args.system, args.board_root, zephyr_version=version)
         # without -o: amp/<system> at the workspace top (or here), outside build/
         return config.generate(args.system, args.out_dir, args.board_root,
                                base=self.topdir or ".", zephyr_version=version)
@@ -159,82 +161,10 @@ class AmpConfig(WestCommand):
                      exit_code=1)
         except AmpError as e:
             self.die(str(e), exit_code=e.exit_code)
-        _out(board_facts(board))
+        _out(describe.board_facts(board))
 
 
 def _out(text):
     """Machine-readable or requested output: stdout, whatever west -q says."""
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-def list_systems(directory=None):
-    """One line per bundled system: name, board, path, description."""
-    directory = Path(directory or SYSTEMS_DIR)
-    rows = []
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            data = {}
-        data = data if isinstance(data, dict) else {}
-        rows.append((str(data.get("name", path.stem)), str(data.get("board", "?")),
-                     str(path), " ".join(str(data.get("description", "")).split())))
-    if not rows:
-        return f"no systems in {directory}\n"
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    lines = [f"{n:<{w0}}  {b:<{w1}}  {p}" + (f"\n{'':<{w0}}  {'':<{w1}}  {d}" if d else "")
-             for n, b, p, d in rows]
-    return "\n".join(lines) + "\n"
-
-
-def _hex(n):
-    return f"0x{n:08x}"
-
-
-def _size(n):
-    for unit, div in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if n >= div and n % div == 0:
-            return f"{n // div}{unit}"
-    return str(n)
-
-
-def board_facts(board) -> str:
-    """What a system YAML can name on a board, as text."""
-    lines = [f"board {board.name}: {board.description}", f"  file: {board.path}", "",
-             "cores (domains[].cores):"]
-    for c in board.cores.values():
-        target = f", Zephyr target {c.zephyr_target}" if c.zephyr_target else ""
-        lines.append(f"  {c.name:<8} {c.cpu} ({c.arch}) in cluster {c.cluster}; "
-                     f"os: {', '.join(c.os)}{target}")
-    for cl in board.clusters.values():
-        if not cl.modes:
-            continue
-        default = f" (default when mode: is left out: {cl.default_mode})" \
-            if cl.default_mode else ""
-        lines += ["", f"cluster {cl.name} modes (domains[].mode){default}:"]
-        members = [c.name for c in board.cores.values() if c.cluster == cl.name]
-        for mode, per_core in cl.modes.items():
-            for core, banks in per_core.items():
-                tcm = ", ".join(f"{b.name} {_hex(b.base)} (local {_hex(b.view)}) "
-                                f"{_size(b.size)}" for b in banks)
-                lines.append(f"  {mode:<9} {core}: {tcm}")
-            taken = [c for c in members if c not in per_core]
-            if taken:
-                lines.append(f"  {'':<9} {mode}: the domain naming {', '.join(per_core)} "
-                             f"also takes {', '.join(taken)}; no other domain may use it")
-    lines += ["", "memories (firmware.memory, shared-memory[].memory):"]
-    for m in board.memory:
-        shared = ", shared" if m.shared else ""
-        alloc = f", allocation from {_hex(m.alloc_from)}" if m.alloc_from is not None else ""
-        lines.append(f"  {m.name:<8} {m.kind:<5} {_hex(m.base)}..{_hex(m.end)} "
-                     f"{_size(m.size)}{shared}{alloc}")
-    if board.mailboxes:
-        lines += ["", "mailboxes (links[].mailbox, links[].ipi):"]
-        lines += [f"  {mb.name:<10} between {', '.join(mb.between)}" for mb in board.mailboxes]
-    if board.virtio_mmio:
-        v = board.virtio_mmio
-        lines += ["", (f"virtio-mmio transports (devices[].slot): {v.slots} slots at "
-                       f"{_hex(v.base)} + N x {_hex(v.stride)}, SPI {v.first_spi} + N")]
-    return "\n".join(lines) + "\n"

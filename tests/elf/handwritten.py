@@ -18,8 +18,8 @@ SYSTEMS = {'r5': (HERE / 'systems' / 'kv260-handwritten.yaml', 'rpu0', []),
            'a53': (HERE / 'systems' / 'qemu-a53-handwritten.yaml', 'zep', [HERE / 'boards'])}
 # What hw_r5.h / hw_a53.h and the link below hard-code, to be found in the
 # system's layout: (region, base in the domain's view).
-PINNED = {'r5': {'rpmsg0_vring0': 0x3ED00000, 'rpmsg0_vring1': 0x3ED01000,
-                 'rpmsg0_buffers': 0x3ED02000, 'rpu0_trace': 0x3E000,
+PINNED = {'r5': {'rpmsg0_vring0': 0x3ED40000, 'rpmsg0_vring1': 0x3ED41000,
+                 'rpmsg0_buffers': 0x3ED42000, 'rpu0_trace': 0x3E000,
                  'rpu0_rsc_table': 0x3F000},
           'a53': {'rpmsg0_vring0': 0x47400000, 'rpmsg0_vring1': 0x47401000,
                   'rpmsg0_buffers': 0x47402000, 'zep_trace': 0x473FE000,
@@ -63,9 +63,9 @@ VARIANTS = [
             defines={'HW_NUM0': 256}),
     Variant('a53-vring-too-big', 'a53', 'VRING-04', 'region vdev0vring0 (rpmsg0_vring0) has '
             '0x1000', defines={'HW_NUM0': 256}),
-    Variant('r5-vring-on-buffers', 'r5', 'VRING-05', 'vdev0/vring1 da is 0x3ed02000, the layout '
-            'expects 0x3ed01000 (or ANY) in vdev0vring1 (rpmsg0_vring1)',
-            defines={'HW_VRING1_DA': '0x3ed02000'}),
+    Variant('r5-vring-on-buffers', 'r5', 'VRING-05', 'vdev0/vring1 da is 0x3ed42000, the layout '
+            'expects 0x3ed41000 (or ANY) in vdev0vring1 (rpmsg0_vring1)',
+            defines={'HW_VRING1_DA': '0x3ed42000'}),
     Variant('a53-vring-on-buffers', 'a53', 'VRING-05', 'vdev0/vring1 da is 0x47402000',
             defines={'HW_VRING1_DA': '0x47402000'}),
     Variant('r5-table-moved', 'r5', 'RSC-04', '.resource_table sh_addr is 0x3f800 but its bytes '

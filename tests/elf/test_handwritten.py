@@ -87,8 +87,8 @@ def test_handwritten_defect_is_one_error(handwritten, variant):
 def test_one_defect_attaches_its_consequences(handwritten):
     _, elf, layout, domain = handwritten['r5-vring-on-buffers']
     (f,) = check_elf(elf, layout, domain).errors
-    assert f.also == [('VRING-08 rsc entry 0 (carveout) [0x3ed02000,+0x2000) overlaps '
-                       'vdev0/vring1 [0x3ed02000,+0xe6)')]
+    assert f.also == [('VRING-08 rsc entry 0 (carveout) [0x3ed42000,+0x2000) overlaps '
+                       'vdev0/vring1 [0x3ed42000,+0xe6)')]
     assert '(also: VRING-08 ' in str(f)
     _, elf, layout, domain = handwritten['r5-vring-too-big']
     (f,) = check_elf(elf, layout, domain).errors

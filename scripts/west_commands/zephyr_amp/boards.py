@@ -55,6 +55,9 @@ class LinuxClusterNode:
     address: int
     firmware_node: Optional[str] = None
     power_domains: dict = field(default_factory=dict)    # core -> power-domain ID
+    base_labels: dict = field(default_factory=dict)      # mode -> label of the base's node
+    tcm_modes: dict = field(default_factory=dict)        # mode -> xlnx,tcm-mode
+    max_memory_regions: Optional[int] = None             # the binding's maxItems
 
 
 @dataclass
@@ -91,6 +94,22 @@ class Ipi:
     zephyr_node: str = None
     core: str = None
     mask: int = None           # this agent's bit in the other agents' TRIG/ISR registers
+
+
+@dataclass(frozen=True)
+class LinuxReserved:
+    """A /reserved-memory node the board's own Linux devicetree (the base an overlay is
+    applied to) already has: node name without unit address, label, range, and the
+    core whose firmware image the base reserves it for, if any."""
+    name: str
+    label: str
+    base: int
+    size: int
+    core: Optional[str] = None
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
 
 
 @dataclass(frozen=True)
@@ -158,6 +177,7 @@ class Board:
     qemu: Optional[Qemu] = None
     ivshmem: Optional[IvshmemPci] = None
     ipi_registers: dict = None # register name -> offset from an IPI agent's reg
+    linux_reserved: tuple = ()  # [LinuxReserved] of the base Linux devicetree
 
     def memory_named(self, name: str) -> Optional[Memory]:
         return next((m for m in self.memory if m.name == name), None)
@@ -236,7 +256,8 @@ def load_board(name: str, extra=()) -> Board:
     return Board(d["name"], d.get("description", ""), path,
                  size(("page-size",), d["page-size"]), d.get("address-cells", 2),
                  bool(d.get("instance-per-domain", False)), cores, clusters, memory, ipi,
-                 mailboxes, _virtio_mmio(d, size), _qemu(d), _ivshmem(d, size), ipi_registers)
+                 mailboxes, _virtio_mmio(d, size), _qemu(d), _ivshmem(d, size), ipi_registers,
+                 _linux_reserved(d, size))
 
 
 def _cluster(i, c, size) -> Cluster:
@@ -258,7 +279,9 @@ def _cluster(i, c, size) -> Cluster:
         n = c["linux-node"]
         node = LinuxClusterNode(n["compatible"], n["core-compatible"],
                                 size(("clusters", i, "linux-node", "address"), n["address"]),
-                                n.get("firmware-node"), dict(n.get("power-domains") or {}))
+                                n.get("firmware-node"), dict(n.get("power-domains") or {}),
+                                dict(n.get("base-labels") or {}), dict(n.get("tcm-modes") or {}),
+                                n.get("max-memory-regions"))
     return Cluster(c["name"], c.get("platform"), c.get("loader"), boot,
                    c.get("default-mode"), node, modes)
 
@@ -272,6 +295,13 @@ def _mailbox(i, m, size) -> Mailbox:
                                    for j, b in enumerate(lx.get("buffers", []))))
     return Mailbox(m["name"], list(m["between"]), m.get("zephyr-label"),
                    m.get("zephyr-parent"), linux)
+
+
+def _linux_reserved(d, size) -> tuple:
+    at = "linux-reserved"
+    return tuple(LinuxReserved(r["name"], r["label"], size((at, i, "base"), r["base"]),
+                               size((at, i, "size"), r["size"]), r.get("core"))
+                 for i, r in enumerate(d.get(at) or []))
 
 
 def _virtio_mmio(d, size) -> Optional[VirtioMmio]:

@@ -33,6 +33,7 @@ def check(placer: Placer) -> None:
     _check_names(placer)
     _check_in_memory(placer)
     _check_overlaps(placer, anc)
+    _check_linux_reserved(placer)
     _check_tcm_shadow(placer, anc, used)
     _check_4g(placer, used)
 
@@ -77,7 +78,9 @@ def _check_in_memory(placer: Placer) -> None:
 
 def _check_overlaps(placer: Placer, anc: dict) -> None:
     """Sort and sweep: each region against the ones that start before it ends."""
-    ordered = sorted(placer.regions, key=lambda r: (r.space, r.base, r.name))
+    base = {r.name for _, r in placer.linux_reserved}     # _check_linux_reserved's
+    ordered = sorted((r for r in placer.regions if r.name not in base),
+                     key=lambda r: (r.space, r.base, r.name))
     for i, a in enumerate(ordered):
         for j in range(i + 1, len(ordered)):
             b = ordered[j]
@@ -90,6 +93,24 @@ def _check_overlaps(placer: Placer, anc: dict) -> None:
             raise placer.err(later.origin, f"{later.name} {later.span()} overlaps "
                              f"{other.name} {other.span()}",
                              "move one of them (or leave base out to have it allocated)")
+
+
+def _check_linux_reserved(placer: Placer) -> None:
+    """Nothing the YAML places lies on what the base Linux devicetree reserves itself
+    (allocation goes around it; a given base may not): Linux would see one range
+    reserved twice, and dtc two nodes with one unit address."""
+    for res, mine in placer.linux_reserved:
+        for r in placer.regions:
+            if r is mine or r.parent or r.space != mine.space \
+                    or not (r.base < mine.end and mine.base < r.end):
+                continue
+            fix = "leave base out to have it allocated around it, or give a base outside it"
+            if res.core:
+                fix += (f" (the firmware of {res.core} may be it: base {res.base:#x}, "
+                        f"size {res.size:#x})")
+            raise placer.err(r.origin, f"{r.name} {r.span()} overlaps {res.label} "
+                             f"{mine.span()}, which the Linux devicetree of board "
+                             f"{placer.board.name} reserves already", fix)
 
 
 def _check_tcm_shadow(placer: Placer, anc: dict, used: dict) -> None:

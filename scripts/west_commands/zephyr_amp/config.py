@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from . import layout as layout_mod
-from . import model, render
+from . import model
 from . import zephyr_version as zephyr_version_mod
 
 PathArg = Union[str, PathLike]
@@ -37,10 +37,20 @@ def configure(system_path: PathArg, board_roots: Iterable = (),
               zephyr_version: str = zephyr_version_mod.DEFAULT) -> Result:
     """Validate and lay out a system; render its files in memory, for the targeted
     Zephyr ('MAJOR.MINOR': zephyr_version.target() finds the workspace's)."""
+    result = check(system_path, board_roots, display, zephyr_version)
+    from . import render  # jinja2 and the templates: only where files are made
+    result.files = render.render(result.layout)
+    return result
+
+
+def check(system_path: PathArg, board_roots: Iterable = (),
+          display: Optional[str] = None,
+          zephyr_version: str = zephyr_version_mod.DEFAULT) -> Result:
+    """Validate and lay out a system, rendering nothing (amp-config --check):
+    a Result with no files."""
     system = model.load_system(system_path, board_roots, display=display,
                                zephyr_version=zephyr_version)
-    lay = layout_mod.place(system)
-    return Result(system, lay, render.render(lay))
+    return Result(system, layout_mod.place(system), {})
 
 
 def generate(system_path: PathArg, out_dir: Optional[PathArg] = None,
@@ -52,7 +62,8 @@ def generate(system_path: PathArg, out_dir: Optional[PathArg] = None,
     result = configure(system_path, board_roots, display=display,
                        zephyr_version=zephyr_version)
     out = Path(out_dir) if out_dir else default_out_dir(result.system.name, base)
-    render.write_outputs(result.files, out)
+    from .output import write_outputs
+    write_outputs(result.files, out)
     result.out_dir = out
     return result
 

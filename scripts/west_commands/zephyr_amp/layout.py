@@ -346,6 +346,7 @@ class Placer:
         self.domains = {}
         self.links = []
         self.allocators = {m.name: _Allocator(m) for m in self.board.memory}
+        self.linux_reserved = []    # [(boards.LinuxReserved, Region)] of the base devicetree
 
     def err(self, path: tuple, what: str, fix: str = "") -> LayoutError:
         return self.system.error(path, what, fix, cls=LayoutError)
@@ -396,12 +397,13 @@ class Placer:
     # -- the steps -----------------------------------------------------------------
 
     def place(self) -> Layout:
-        from . import checks, firmware  # they use this module's records
+        from . import checks, firmware, linux_base  # they use this module's records
         s = self.system
         roles = self._roles()
         for dom in s.domains:
             elf = self.board.cores[dom.core].elf if dom.os == "zephyr" else None
             self.domains[dom.name] = DomainLayout(dom, roles[dom.name], elf=elf)
+        linux_base.reserve(self)
         self._reserve_fixed()
         for dom in s.domains:
             self._tcm(dom)
@@ -409,6 +411,7 @@ class Placer:
             if dom.firmware:
                 firmware.place(self, dom)
             self._carveouts(dom)
+        linux_base.reuse(self)
         self._pools()
         for phase in sorted({self.kind(lk).phase for lk in s.links}):
             for lk in s.links:

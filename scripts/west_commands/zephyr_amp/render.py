@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from . import links as links_mod
-from . import memmap, names
+from . import linux_base, memmap, names
 from .boards import REPO_ROOT
 from .layout import RUN_DIR, Layout
 from .links.base import Block, Define, Kconfig, LinuxNode, MemoryNode, Run, Zephyr
@@ -277,6 +277,10 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
         own = []
         for r in rdl.load_regions:
             if r.kind in ("firmware", "carveout"):
+                reused = _base_reservation(board, rdl.domain, r)
+                if reused:          # the base's node (layout._reuse_linux_reserved)
+                    own.append(reused.label)
+                    continue
                 # a carveout's label is its region name: dt-name may repeat a node name
                 label = f"{rname}_{r.dt_name}" if r.kind == "firmware" else r.name
                 reserved.append(LinuxNode(label, r.dt_name, r.base, r.size,
@@ -289,6 +293,7 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
             c = clusters.get(cluster.name)
             if c is None:
                 c = clusters[cluster.name] = _cluster_node(cluster, rdl.domain)
+            _check_memory_regions(layout, rdl.domain, cluster, own + labels)
             c["cores"].append(_core_node(cluster, rdl.domain, own + labels, mbox))
     for p in parts:
         reserved += p.reserved
@@ -299,6 +304,29 @@ def _linux_files(env, layout: Layout, dl, common: dict, groups: list) -> dict:
         common, dom=dl.domain, reserved=reserved, clusters=list(clusters.values()),
         ipis=list(ipis.values()), blocks=[b for p in parts for b in p.blocks]))
     return files
+
+
+def _base_reservation(board, dom, region):
+    """The base devicetree's reservation a remote's firmware (or carveout) region is,
+    or None (linux_base.reuse)."""
+    if region.kind not in linux_base.REUSABLE:
+        return None
+    return next((res for res in board.linux_reserved if res.core in dom.cores
+                 and (res.base, res.size) == (region.base, region.size)), None)
+
+
+def _check_memory_regions(layout: Layout, dom, cluster, labels: list) -> None:
+    """A remote core's memory-region list within the binding's maxItems (xlnx,zynqmp-r5fss:
+    8): firmware, carveouts, then buffer and two vrings per vdev."""
+    limit = cluster.linux_node.max_memory_regions
+    if limit is None or len(labels) <= limit:
+        return
+    from .errors import LayoutError
+    raise layout.system.error(
+        dom.path, f"Linux maps {len(labels)} reserved regions into {dom.name} "
+        f"({', '.join(labels)}); the {cluster.linux_node.compatible} binding allows "
+        f"at most {limit} memory-region entries per core", "use fewer carveouts or rpmsg links "
+        "(each rpmsg link takes three: its buffers and two vrings)", cls=LayoutError)
 
 
 def _linux_remotes(parts: list) -> dict:
@@ -330,9 +358,19 @@ def _linux_mailbox(board, mb, ipis: dict) -> str:
     return label
 
 
+def _binding_order(banks: list) -> list:
+    """TCM banks in the order of the xlnx,zynqmp-r5fss binding's reg-names: by bank
+    number, A before B (atcm0, btcm0, atcm1, btcm1); split-mode names (atcm, btcm)
+    are bank 0."""
+    def key(b):
+        digit = b.name[-1] if b.name[-1].isdigit() else "0"
+        return (digit, b.name)
+    return sorted(banks, key=key)
+
+
 def _core_node(cluster, dom, memory_region: list, mbox) -> dict:
     index = int(dom.core.split("_")[-1])
-    banks = cluster.modes[dom.mode][dom.core]
+    banks = _binding_order(cluster.modes[dom.mode][dom.core])
     node = cluster.linux_node
     core_pd = node.power_domains.get(dom.core)
     pds = []
@@ -346,15 +384,22 @@ def _core_node(cluster, dom, memory_region: list, mbox) -> dict:
 
 
 def _cluster_node(cluster, dom) -> dict:
+    """The cluster's remoteproc node: the base devicetree's node of the mode (by its
+    label, enabled; the other modes' nodes disabled) when the board names them, else
+    a node at the cluster's address."""
     node = cluster.linux_node
     mode_number = {"split": 0, "lockstep": 1}[dom.mode]
     ranges = []
     for core, banks in sorted(cluster.modes[dom.mode].items()):
         index = int(core.split("_")[-1])
-        ranges += [(index, b.view, b.base, b.size) for b in banks]
-    return {"label": f"amp_{cluster.name}", "addr": node.address,
-            "compatible": node.compatible, "core_compatible": node.core_compatible,
-            "cluster_mode": mode_number, "mode": dom.mode, "ranges": ranges, "cores": [],
+        ranges += [(index, b.view, b.base, b.size) for b in _binding_order(banks)]
+    ref = node.base_labels.get(dom.mode)
+    disable = sorted({lb for m, lb in node.base_labels.items() if m != dom.mode and lb != ref})
+    return {"label": f"amp_{cluster.name}", "addr": node.address, "ref": ref,
+            "disable": disable, "compatible": node.compatible,
+            "core_compatible": node.core_compatible, "cluster_mode": mode_number,
+            "tcm_mode": node.tcm_modes.get(dom.mode), "mode": dom.mode, "ranges": ranges,
+            "cores": [],
             "comment": f"{cluster.name} cluster, {dom.mode} mode (xlnx_r5_remoteproc)"}
 
 

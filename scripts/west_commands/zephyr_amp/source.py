@@ -183,7 +183,7 @@ class Source:
 
     def _load(self, text):
         try:
-            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            nodes = _compose(text)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             what = f"YAML syntax error: {e.problem or e.context}"
@@ -283,7 +283,7 @@ class Source:
         amp-config user means, are refused with the way to write what they meant."""
         value = constructor.construct_object(node)
         text = node.value
-        if node.style is None and isinstance(value, (int, float)) and \
+        if not node.style and isinstance(value, (int, float)) and \
                 not isinstance(value, bool):
             if ":" in text:
                 raise self._node_error(node, path, f"{text} is a base-60 number in YAML 1.1 "
@@ -343,3 +343,33 @@ def did_you_mean(word, choices):
     close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1,
                                       cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _compose(text: str) -> list:
+    """The YAML documents of text as nodes with marks: with libyaml when PyYAML has it
+    (the same nodes, tags and marks, many times faster), and with the pure-Python
+    parser when libyaml refuses the text, so that a syntax error is always worded
+    (and positioned) the same way, with or without libyaml."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            nodes = list(yaml.compose_all(text, Loader=fast))
+        except yaml.YAMLError:
+            nodes = None
+        # nesting past MAX_DEPTH is reported where the pure-Python composer finds it
+        if nodes is not None and all(_depth(n) <= MAX_DEPTH for n in nodes):
+            return nodes
+    return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+
+
+def _depth(root) -> int:
+    """How deeply maps and lists nest in a node tree (without recursion)."""
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, yaml.MappingNode):
+            stack += [(n, depth + 1) for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(n, depth + 1) for n in node.value]
+    return deepest

@@ -211,19 +211,22 @@ class Hvl(VirtioMmioKind):
 
     def _region(self, placer, lk: HvlLink, size: int) -> Region:
         users = [lk.driver, lk.device]
+        # a Linux device side reserves it as /reserved-memory/shm@... (linux())
+        dt_name = "shm" if placer.domains[lk.device].domain.os == "linux" else None
         decl = placer.system.pool(lk.shm) if lk.shm else None
         if decl:
             mem = placer.memory_for(decl.memory, decl.path)
             base = decl.base if decl.base is not None else placer.alloc(
                 mem, size, REGION_ALIGN, decl.path, f"shared memory {decl.name}")
             shm = placer.add(Region(decl.name, "pool", "shared", base, size, users=users,
-                                    link=lk.name, origin=decl.path))
+                                    link=lk.name, origin=decl.path, dt_name=dt_name))
         else:
             mem = placer.memory_for(None, lk.path)
             base = placer.alloc(mem, size, REGION_ALIGN, lk.path,
                                 f"the shared region of {lk.name}")
             shm = placer.add(Region(f"{lk.name}_shm", "shm", "shared", base, size,
-                                    users=users, link=lk.name, origin=lk.path))
+                                    users=users, link=lk.name, origin=lk.path,
+                                    dt_name=dt_name))
         if shm.end > ADDR32 and placer.domains[lk.driver].domain.arch == "arm":
             raise placer.err(shm.origin, f"{shm.name} {shm.span()} is above 4 GiB, out of "
                              f"reach of {lk.driver}'s 32-bit core", "place it below 4 GiB")
@@ -237,13 +240,13 @@ class Hvl(VirtioMmioKind):
         shm = self._region(placer, lk, size)
         base, users = shm.base, [lk.driver, lk.device]
 
-        def child(name: str, kind, at, rsize, origin, dt_name=None):
+        def child(name: str, kind, at, rsize, origin):
             return placer.add(Region(name, kind, "shared", at, rsize, users=users,
-                                     parent=shm.name, link=lk.name, dt_name=dt_name,
-                                     origin=origin))
+                                     parent=shm.name, link=lk.name, origin=origin))
+        # no dt_name: a window is no node of its own in Linux (Zephyr's
+        # virtio_mmio@... nodes come from the devices, hvl.overlay.j2)
         devices = [VirtioDeviceLayout(dev, child(f"{lk.name}_{dev.name}_mmio", "mmio_window",
-                                                 base + k * WINDOW, WINDOW, dev.path,
-                                                 "virtio_mmio"), [])
+                                                 base + k * WINDOW, WINDOW, dev.path), [])
                    for k, dev in enumerate(lk.devices)]
         cursor = base + windows
         by_name = {d.device.name: d for d in devices}
@@ -321,7 +324,7 @@ class Hvl(VirtioMmioKind):
             out.remotes.append(LinuxRemote(driver.name, (f"{lk.link.name}_shm",),
                                            mailbox=lk.mailbox,
                                            loads=driver.loader == "linux-remoteproc"))
-            out.reserved.append(LinuxNode(f"{lk.link.name}_shm", "shm", lk.shm.base,
+            out.reserved.append(LinuxNode(f"{lk.link.name}_shm", lk.shm.dt_name, lk.shm.base,
                                           lk.shm.size, f"pre-shared region of HVL link "
                                           f"{lk.link.name}: windows, vrings, bounce buffers of "
                                           f"{lk.link.driver}'s devices"))

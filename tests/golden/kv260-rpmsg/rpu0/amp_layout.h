@@ -13,19 +13,19 @@
 #define AMP_PAGE_SIZE 0x1000
 
 /* shm rpmsg0_shm */
-#define AMP_RPMSG0_SHM_BASE 0x3ed00000
+#define AMP_RPMSG0_SHM_BASE 0x3ed40000
 #define AMP_RPMSG0_SHM_SIZE 0x4000
 
 /* vring rpmsg0_vring0 */
-#define AMP_RPMSG0_VRING0_BASE 0x3ed00000
+#define AMP_RPMSG0_VRING0_BASE 0x3ed40000
 #define AMP_RPMSG0_VRING0_SIZE 0x1000
 
 /* vring rpmsg0_vring1 */
-#define AMP_RPMSG0_VRING1_BASE 0x3ed01000
+#define AMP_RPMSG0_VRING1_BASE 0x3ed41000
 #define AMP_RPMSG0_VRING1_SIZE 0x1000
 
 /* buffer rpmsg0_buffers */
-#define AMP_RPMSG0_BUFFERS_BASE 0x3ed02000
+#define AMP_RPMSG0_BUFFERS_BASE 0x3ed42000
 #define AMP_RPMSG0_BUFFERS_SIZE 0x2000
 
 /* tcm rpu0_atcm0 (global 0xffe00000) */
@@ -62,10 +62,10 @@
 #define AMP_RSC_TABLE_ADDR 0x3f000
 
 /* vdev0vring0: num 8, align 16, 230 bytes */
-#define AMP_RPMSG0_VDEV0VRING0_DA 0x3ed00000
+#define AMP_RPMSG0_VDEV0VRING0_DA 0x3ed40000
 
 /* vdev0vring1: num 8, align 16, 230 bytes */
-#define AMP_RPMSG0_VDEV0VRING1_DA 0x3ed01000
+#define AMP_RPMSG0_VDEV0VRING1_DA 0x3ed41000
 
 /* descriptors */
 #define AMP_RPMSG0_VRING_NUM 8

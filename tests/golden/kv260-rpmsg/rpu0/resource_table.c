@@ -37,17 +37,17 @@ static struct fw_resource_table amp_resource_table
 		.num_of_vrings = 2,
 		.reserved = {0, 0},
 	},
-	/* vdev0vring0: 230 bytes used of 0x1000 at 0x3ed00000 */
+	/* vdev0vring0: 230 bytes used of 0x1000 at 0x3ed40000 */
 	.vring0 = {
-		.da = 0x3ed00000,
+		.da = 0x3ed40000,
 		.align = 0x10,
 		.num = 8,
 		.notifyid = 0,
 		.reserved = 0,
 	},
-	/* vdev0vring1: 230 bytes used of 0x1000 at 0x3ed01000 */
+	/* vdev0vring1: 230 bytes used of 0x1000 at 0x3ed41000 */
 	.vring1 = {
-		.da = 0x3ed01000,
+		.da = 0x3ed41000,
 		.align = 0x10,
 		.num = 8,
 		.notifyid = 1,

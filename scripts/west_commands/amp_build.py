@@ -131,6 +131,10 @@ class AmpBuild(WestCommand):
         run.add_argument("-n", "--dry-run", action="store_true",
                          help="print the plan and the exact commands; build nothing, write "
                          "nothing (works before Zephyr is cloned)")
+        run.add_argument("--run", action="store_true",
+                         help="then boot the run entries (expect: run: qemu with console: "
+                         "regexes) of each system whose builds passed, in QEMU, and check "
+                         "their consoles: one more result per entry, '<entry> run'")
         run.add_argument("--build-root", metavar="DIR", default="build/amp-build",
                          help="where the generated files, builds and logs go "
                          "(default: build/amp-build)")
@@ -213,6 +217,11 @@ class AmpBuild(WestCommand):
             self.err(f"lint: {p}")
         result = build.run(plan, args.jobs, self._done, matrix=loaded.path, shard=shard,
                            lint_problems=problems, on_start=self._started)
+        if args.run:
+            from zephyr_amp import build_run
+            result.runs = build_run.run_all(result, report=self._say)
+            for er in result.runs:
+                self._say(build_run.progress_line(er))
         self._report(result, args)
         return 0 if result.ok else 1
 
@@ -223,6 +232,11 @@ class AmpBuild(WestCommand):
             if not r.passed:
                 self._say()
                 self._say(build.failure_details(r))
+        for er in result.runs:
+            if er.status == "failed":
+                from zephyr_amp import build_run
+                self._say()
+                self._say(build_run.failure_details(er))
         if args.json:
             text = json.dumps(build.to_json(result), indent=2) + "\n"
             if args.json == "-":

@@ -129,18 +129,7 @@ def check_output(out, force):
                              "give another -o, or --force to replace it")
 
 
-def main(argv=None):
-    """Run without a west installation's command line:
-    python scripts/west_commands/amp_import.py ... (same options, exits)."""
-    from west.configuration import Configuration
-
-    class Standalone(AmpImport):
-        color_ui = property(lambda self: sys.stderr.isatty())
-
-    command = Standalone()
-    parser = command.add_parser(argparse.ArgumentParser(prog="west").add_subparsers())
-    command.run(parser.parse_args(argv), [], None, config=Configuration())
-
-
 if __name__ == "__main__":
-    main()
+    # without west: the same parser and do_run as `west amp-import` (zephyr_amp/cli.py)
+    from zephyr_amp import cli
+    sys.exit(cli.main(["amp-import", *sys.argv[1:]]))

@@ -95,19 +95,7 @@ class AmpLint(WestCommand):
         sys.exit(1 if findings else 0)
 
 
-
-def main(argv=None):
-    """Run without a west installation's command line:
-    python scripts/west_commands/amp_lint.py ... (same options, exits)."""
-    from west.configuration import Configuration
-
-    class Standalone(AmpLint):
-        color_ui = property(lambda self: sys.stderr.isatty())
-
-    command = Standalone()
-    parser = command.add_parser(argparse.ArgumentParser(prog="west").add_subparsers())
-    command.run(parser.parse_args(argv), [], None, config=Configuration())
-
-
 if __name__ == "__main__":
-    main()
+    # without west: the same parser and do_run as `west amp-lint` (zephyr_amp/cli.py)
+    from zephyr_amp import cli
+    sys.exit(cli.main(["amp-lint", *sys.argv[1:]]))

@@ -182,9 +182,9 @@ def _usage_error(parser, message):
 
 
 def load_layout(args):
-    """The layout dict from --system (amp-config's, cached) or --layout, or None."""
+    """The typed layout from --system (amp-config's, cached) or --layout, or None."""
     if args.system:
-        return layouts.system_layout(args.system, args.board_root)
+        return layouts.layout_of(args.system, args.board_root)
     if args.layout:
         return layouts.read_layout(args.layout)
     return None
@@ -209,19 +209,7 @@ def json_document(args, reports, ok):
             'reports': [r.to_json(args.werror) for r in reports]}
 
 
-def main(argv=None):
-    """Run without a west installation's command line:
-    python scripts/west_commands/amp_validate.py ELF ... (same options, exits)."""
-    from west.configuration import Configuration
-
-    class Standalone(AmpValidate):
-        # west's own main strips colours when stderr is no terminal; do the same.
-        color_ui = property(lambda self: sys.stderr.isatty())
-
-    command = Standalone()
-    parser = command.add_parser(argparse.ArgumentParser(prog='west').add_subparsers())
-    command.run(parser.parse_args(argv), [], None, config=Configuration())
-
-
 if __name__ == '__main__':
-    main()
+    # without west: the same parser and do_run as `west amp-validate` (zephyr_amp/cli.py)
+    from zephyr_amp import cli
+    sys.exit(cli.main(['amp-validate', *sys.argv[1:]]))

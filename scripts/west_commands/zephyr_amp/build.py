@@ -93,8 +93,19 @@ class Configured:
 
     @functools.cached_property
     def layout(self):
-        """layout.json as amp-validate reads it (parsed from the generated text, once)."""
-        return json.loads(self.files["layout.json"])
+        """The typed layout (zephyr_amp.layout.Layout) the ELF checker reads: amp-config's
+        own when configured in this run, else read back from the recalled layout.json."""
+        if self.result is not None:
+            return self.result.layout
+        from .elfcheck.layouts import typed
+        return typed(json.loads(self.files["layout.json"]), self.out_dir / "layout.json")
+
+    @functools.cached_property
+    def domains(self):
+        """layout.json's "domains", for the plan-time checks of every run: reading the
+        typed layout loads the boards' schemas (pykwalify), which an up-to-date run
+        does not need."""
+        return json.loads(self.files["layout.json"])["domains"]
 
     @functools.cached_property
     def system_sha256(self):
@@ -242,7 +253,7 @@ def _problem(job, sysc):
     """Why this job cannot be built with its system, or None."""
     if sysc.error:
         return sysc.error
-    domains = sysc.layout["domains"]
+    domains = sysc.domains
     zephyr = sorted(n for n, d in domains.items() if d.get("os") == "zephyr")
     dom = domains.get(job.domain)
     if dom is None or dom.get("os") != "zephyr":
@@ -305,10 +316,12 @@ class RunResult:
     matrix: str = ""
     shard: str = None
     jobs: int = 1
+    runs: list = field(default_factory=list)     # build_run.EntryRun, with --run
 
     @property
     def ok(self):
-        return not self.lint and all(r.passed for r in self.results)
+        return not self.lint and all(r.passed for r in self.results) \
+            and all(r.status != "failed" for r in self.runs)
 
     def count(self, *statuses):
         return sum(1 for r in self.results if r.status in statuses)

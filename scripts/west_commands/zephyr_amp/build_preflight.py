@@ -97,7 +97,7 @@ def preflight(plan_, environ=None):
     arches = {}
     for s in plan_.steps:
         if s.problem is None:
-            arch = s.system.layout["domains"][s.job.domain].get("arch")
+            arch = s.system.domains[s.job.domain].get("arch")
             arches.setdefault(arch, s.job)
     found = {}
     for arch, job in sorted(arches.items(), key=lambda kv: str(kv[0])):

@@ -55,6 +55,10 @@ def verdict(run_):
             f"{failed} failed")
     if run_.lint:
         text += f"; {len(run_.lint)} lint error(s)"
+    if run_.runs:
+        ran = [r for r in run_.runs if r.status != "not-run"]
+        text += (f"; {len(ran)} run(s): {sum(r.passed for r in ran)} passed"
+                 f"{f', {len(run_.runs) - len(ran)} not run' if len(ran) < len(run_.runs) else ''}")
     return text + f" in {seconds(run_.finished - run_.started)}"
 
 
@@ -91,6 +95,7 @@ def to_json(run_):
         "lint": [{"file": p.file, "line": p.line, "column": p.column, "message": p.message}
                  for p in run_.lint],
         "results": [_result_json(r) for r in run_.results],
+        "runs": [r.to_json() for r in run_.runs],
     }
 
 
@@ -137,6 +142,9 @@ def to_junit(run_):
             out = [f"status: {r.status}", f"command: {shell_join(r.step.command)}",
                    f"log: {r.step.log}"]
             ET.SubElement(case, "system-out").text = "\n".join(out)
+        if run_.runs:
+            from .build_run import add_junit
+            add_junit(suite, [x for x in run_.runs if x.job.board == board], board, counts)
         _count_attrs(suite, counts, totals)
     if run_.lint:
         suite = ET.SubElement(suites, "testsuite", name="amp-build.lint", timestamp=stamp,
@@ -158,11 +166,11 @@ def _count_attrs(elem, counts, totals):
     elem.set("tests", str(counts["tests"]))
     elem.set("failures", str(counts["failures"]))
     elem.set("errors", str(counts["errors"]))
-    elem.set("skipped", "0")
+    elem.set("skipped", str(counts.get("skipped", 0)))
     elem.set("time", f"{counts['time']:.3f}")
     if totals is not None:
-        for k in totals:
-            totals[k] += counts[k]
+        for k in counts:
+            totals[k] = totals.get(k, 0) + counts[k]
 
 
 def write_text(path, text):

@@ -581,14 +581,17 @@ class SystemRef:
 def _domain_from_json(name: str, d: dict, regions: dict) -> DomainLayout:
     from .boards import Cluster
     from .model import Domain
-    cluster = Cluster("", platform=d["platform"], boot=d["boot"]) \
-        if d["platform"] or d["boot"] else None
-    load = [regions[n] for n in d["load_regions"]]
+    # what amp-validate reads may be written by hand: the keys not every domain
+    # needs (target, mode, arch, sram, ...) may be left out
+    cluster = Cluster("", platform=d.get("platform"), boot=d.get("boot")) \
+        if d.get("platform") or d.get("boot") else None
+    load = [regions[n] for n in d.get("load_regions") or ()]
     trace = next((r for r in regions.values() if r.kind == "trace" and r.owner == name), None)
-    dom = Domain(name, d["os"], list(d["cores"]), d["target"], d["mode"], d["loader"],
-                 trace=trace.size if trace else 0, cluster=cluster, arch=d["arch"])
-    sram = (d["sram"]["address"], d["sram"]["size"]) if d["sram"] else None
-    return DomainLayout(dom, d["role"], load, sram, trace=trace, elf=d["elf"],
+    dom = Domain(name, d["os"], list(d["cores"]), d.get("target"), d.get("mode"),
+                 d.get("loader"), trace=trace.size if trace else 0, cluster=cluster,
+                 arch=d.get("arch"))
+    sram = (d["sram"]["address"], d["sram"]["size"]) if d.get("sram") else None
+    return DomainLayout(dom, d["role"], load, sram, trace=trace, elf=d.get("elf"),
                         carveouts=[r for r in load if r.kind == "carveout"], qemu=d.get("qemu"))
 
 

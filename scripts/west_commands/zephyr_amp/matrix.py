@@ -216,6 +216,7 @@ class _Expander:
         extra_conf = self.files(at + ("extra-conf",), e.get("extra-conf", ()))
         extra_overlay = self.files(at + ("extra-overlay",), e.get("extra-overlay", ()))
         cmake_args = self.cmake_args(at, e.get("cmake-args", ()))
+        self.check_expect(at + ("expect",), e.get("expect") or {})
         expect = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                               for k, v in (e.get("expect") or {}).items()))
         name = e.get("name")
@@ -231,6 +232,24 @@ class _Expander:
             job_id = name or default_id(board, sample, system.stem, domain)
             yield BuildJob(job_id, sample, board, system, domain, extra_conf, extra_overlay,
                            cmake_args, expect, where)
+
+    def check_expect(self, at, expect):
+        """console: regexes (Python re, multi-line) that the entry's domain prints, in
+        order, checked by amp-build --run when run: qemu; timeout: seconds, > 0."""
+        console = expect.get("console") or []
+        if console and expect.get("run") != "qemu":
+            raise self.src.error(at + ("console",), "console expectations are checked only "
+                                 "by a run in QEMU", "add run: qemu, or drop console")
+        for i, regex in enumerate(console):
+            try:
+                re.compile(regex, re.MULTILINE)
+            except re.error as err:
+                raise self.src.error(at + ("console", i), f"'{regex}' is not a regular "
+                                     f"expression: {err}", "write it as Python's re takes "
+                                     "it, e.g. 'PROBE PASS$'") from None
+        if "timeout" in expect and expect["timeout"] <= 0:
+            raise self.src.error(at + ("timeout",), f"timeout {expect['timeout']} is not "
+                                 "positive", "give the seconds a run may take, e.g. 30")
 
     def samples(self, at, e):
         if ("sample" in e) == ("samples" in e):

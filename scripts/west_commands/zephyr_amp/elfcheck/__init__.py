@@ -11,7 +11,9 @@ what each loader does) to one ELF and returns a ``Report`` of ``Finding``s:
   03/06/07/08 and the symmetric half of VRING-09), VRING-10 for a 64-bit
   image's addresses cut to 32 bits, and PLAT-01 (the Xilinx attach metadata,
   when the image has ``.resource_table_metadata``);
-- with a layout (the dict of a layout.json, docs/layout-json.md) and a domain:
+- with a layout (a typed zephyr_amp.layout.Layout, as amp-config lays it out
+  or Layout.from_json() reads it back; or the dict of a layout.json,
+  docs/layout-json.md) and a domain:
   ELF-05, SEG-04, SEG-07, SEG-08, SEG-09, SEG-11, RSC-07, ENT-02, ENT-03,
   VRING-04/05, the vrings the host allocates (``da`` ANY) placed where the
   layout puts them, the buffer pool of VRING-09, VRING-10 for what the layout
@@ -33,24 +35,30 @@ mixins of checker.Checker), util (constants and helpers).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..elfread import ElfImage
 from .checker import Checker
 from .rules import LINUX, OPENAMP, RULES, Act, Finding, Report, Rule
 from .target import Area, ElfCheckError, Target
 from .util import vring_size
 
+if TYPE_CHECKING:
+    from ..layout import Layout
+
 __all__ = ['LINUX', 'OPENAMP', 'RULES', 'Act', 'Area', 'ElfCheckError', 'Finding', 'Report',
            'Rule', 'Target', 'check_elf', 'vring_size']
 
 
-def check_elf(path, layout: dict | None = None, domain: str | None = None,
+def check_elf(path, layout: 'Layout | dict | None' = None, domain: str | None = None,
               loader: str | None = None, strict_table: bool = False) -> Report:
     """Check the ELF at ``path``; with ``layout`` and ``domain`` also against
     the system. ``loader`` ('linux-remoteproc' | 'openamp') overrides the
     domain's loader: whose behaviour each finding states, and the severities
     that depend on it (SEG-05, VDEV-04). ``strict_table``: every difference
     from the layout's table is a LAY-01 error."""
-    target = Target.from_layout(layout, domain) if layout is not None else None
+    target = None if layout is None else Target.from_layout(layout, domain) \
+        if isinstance(layout, dict) else Target.from_typed(layout, domain)
     if target is None and domain is not None:
         raise ElfCheckError(f'domain {domain!r} given without a layout; '
                             'pass --system or --layout as well')

@@ -1,6 +1,8 @@
 """Where amp-validate gets a layout from: a layout.json, or a system YAML laid
 out by amp-config's own code (zephyr_amp.config.layout_for), remembered in a
-cache keyed by every byte the layout depends on.
+cache keyed by every byte the layout depends on. Either way it becomes the
+typed zephyr_amp.layout.Layout that amp-config writes (read_layout(),
+layout_of()); the cache holds its JSON document.
 
 Laying a system out imports the whole amp-config pipeline (YAML, schemas,
 boards: ~0.1 s); the cached layout is one JSON read. The key is a SHA-256 of
@@ -17,14 +19,42 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .target import ElfCheckError
+
+if TYPE_CHECKING:
+    from ..layout import Layout
 
 LIBRARY = Path(__file__).resolve().parents[1]          # zephyr_amp/
 BUNDLED_BOARDS = LIBRARY.parents[2] / 'boards'         # what boards.DEFAULT_BOARD_ROOT is
 
 
-def read_layout(path) -> dict:
+def read_layout(path) -> 'Layout':
+    """The typed layout of the layout.json at ``path`` (what amp-config wrote)."""
+    return typed(read_document(path), path)
+
+
+def layout_of(system, board_roots=()) -> 'Layout':
+    """The typed layout of the system YAML ``system`` (its JSON document cached)."""
+    return typed(system_layout(system, board_roots), system)
+
+
+def typed(doc: dict, where) -> 'Layout':
+    """zephyr_amp.layout.Layout.from_json(doc); ElfCheckError when doc is no layout."""
+    from ..layout import Layout
+    if not isinstance(doc, dict) or not isinstance(doc.get('domains'), dict):
+        raise ElfCheckError(f'{where}: the layout has no "domains" object; is it a layout.json?')
+    try:
+        return Layout.from_json(doc)
+    except ValueError as e:
+        raise ElfCheckError(f'{where}: {e}') from e
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ElfCheckError(f'{where}: layout is malformed: {e!r}; write it again with '
+                            'west amp-config') from e
+
+
+def read_document(path) -> dict:
     """The layout.json document at ``path`` (docs/layout-json.md) as a dict."""
     try:
         with open(path, encoding='utf-8') as f:
@@ -36,7 +66,8 @@ def read_layout(path) -> dict:
 
 
 def system_layout(system, board_roots=()) -> dict:
-    """The layout of the system YAML ``system``, as amp-config computes it."""
+    """The layout.json document of the system YAML ``system``, as amp-config computes
+    it: what the cache holds (layout_of() is its typed Layout)."""
     cache = _cache_dir()
     key = _key(system, board_roots) if cache is not None else None
     if key is not None:

@@ -84,6 +84,43 @@ class Target:
                    hvl=[ln for ln in links if ln.get('transport') == 'hvl'
                         and ln.get('driver', domain) == domain])
 
+    @classmethod
+    def from_typed(cls, layout, domain: str) -> 'Target':
+        """The domain's view of a typed layout (zephyr_amp.layout.Layout: what
+        amp-config laid out, or Layout.from_json() of its layout.json). The
+        link-level facts the rules read (a vdev, an HVL link) are in the form of
+        their layout.json entries (LinkLayout.to_json()), as from_layout() has them."""
+        from .. import links as links_mod
+        if domain is None or domain not in layout.domains:
+            names = ', '.join(sorted(layout.domains)) or 'none'
+            what = 'no domain given' if domain is None else f'no domain {domain!r} in the layout'
+            raise ElfCheckError(f'{what}; choose --domain from: {names}')
+        dl = layout.domains[domain]
+        dom = dl.domain
+        zephyr = dom.os == 'zephyr'
+        areas = [Area(r.name, r.view(domain), r.view(domain) + r.size, r.kind, r.owner,
+                      r.base, r.dt_name, r.space) for r in layout.regions]
+        by_name = {a.name: a for a in areas}
+        mine = [lk for lk in layout.links
+                if domain in links_mod.kind_of(lk.link).domains(lk.link)]
+        vdevs = {v.index: dict(v.to_json(), link=lk.link.name)
+                 for lk in mine for v in lk.vdevs(domain)}
+        entries = [lk.to_json() for lk in mine]
+        cluster = dom.cluster if zephyr else None
+        table = dl.rsc_table
+        return cls(name=domain, core=(list(dom.cores) or [domain])[0],
+                   elf=dl.elf if zephyr else None, loader=dom.loader if zephyr else None,
+                   platform=cluster.platform if cluster else None,
+                   boot=dict(cluster.boot) if cluster and cluster.boot else None,
+                   page_size=layout.page_size or 4096,
+                   load=[by_name[r.name] for r in dl.load_regions], areas=areas,
+                   table=table.to_json() if table else None,
+                   table_place={'region': table.region.name, 'address': table.address,
+                                'size': table.size} if table else None,
+                   vdevs=vdevs,
+                   hvl=[ln for ln in entries if ln.get('transport') == 'hvl'
+                        and ln.get('driver', domain) == domain])
+
     def area(self, name: str) -> 'Area | None':
         return next((a for a in self.areas if a.name == name), None)
 

@@ -109,10 +109,17 @@ def _single(p, kind, opts, work):
         renames = {str(src): display, str(work / (src.name + ".plugin.dts")): display}
         return linux.read(dt, linux.Locator(renames, binary=[display]), [display])
     else:
-        dt = dts.load_source(p, display, opts.include_dirs, work)
+        dt = dts.load_source(p, display, opts.include_dirs, work, known=_base_labels(opts))
         renames = {str(work / (p.name + ".plugin.dts")): display,
                    str(work / (p.name + ".pre")): display}
     return linux.read(dt, linux.Locator(renames), [display])
+
+
+def _base_labels(opts) -> dict:
+    """{label: (node name, base, size)} of what the board's base Linux devicetree
+    reserves, for an overlay read on its own that references them."""
+    board = getattr(opts, "board", None)
+    return {r.label: (r.name, r.base, r.size) for r in board.linux_reserved} if board else {}
 
 
 def _merged(base, overlays, opts, work):

@@ -114,8 +114,11 @@ def preprocess(path: Path, include_dirs=(), out_dir: "Path | None" = None) -> Pa
 
 
 def load_source(path: Path, display: str, include_dirs=(),
-                work: "Path | None" = None) -> "dtlib.DT":
-    """A .dts/.dtso/.overlay as a dtlib tree, line numbers those of the files."""
+                work: "Path | None" = None, known: "dict | None" = None) -> "dtlib.DT":
+    """A .dts/.dtso/.overlay as a dtlib tree, line numbers those of the files. An
+    overlay's references to labels it does not define become placeholder nodes; known
+    ({label: (node name, base, size)}: the board's base devicetree reservations) makes
+    those labels the reserved-memory nodes the base has."""
     try:
         text = path.read_text(errors="replace")
     except OSError as e:
@@ -129,7 +132,7 @@ def load_source(path: Path, display: str, include_dirs=(),
     stubs = []
     body = text
     for _ in range(MAX_STUBS):
-        holder = " / { __amp_base__ { " + "".join(f"{s}: {s} {{ }}; " for s in stubs) + "}; };"
+        holder = _holder(stubs, known or {})
         tmp = Path(work) / (path.name + ".plugin.dts")
         tmp.write_text(_PLUGIN.sub(lambda _m, h=holder: h, body, count=1))
         try:
@@ -140,6 +143,21 @@ def load_source(path: Path, display: str, include_dirs=(),
                 raise _fix_name(dtlib_error(e, display, str(tmp)), tmp, display, path) from None
             stubs.append(m[1])
     raise InputError(display, 0, 0, "", "refers to too many labels it does not define")
+
+
+def _holder(stubs: list, known: dict) -> str:
+    """The text that stands for the base tree an overlay is applied to."""
+    base = [s for s in stubs if s in known]
+    text = " / { __amp_base__ { " + "".join(f"{s}: {s} {{ }}; " for s in stubs
+                                            if s not in known) + "}; "
+    if base:
+        text += "reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges; "
+        for s in base:
+            name, addr, size = known[s]
+            text += (f"{s}: {name}@{addr:x} {{ no-map; reg = <{addr >> 32:#x} "
+                     f"{addr & 0xffffffff:#x} {size >> 32:#x} {size & 0xffffffff:#x}>; }}; ")
+        text += "}; "
+    return text + "};"
 
 
 def _fix_name(err, tmp, display, path):

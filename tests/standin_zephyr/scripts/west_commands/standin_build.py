@@ -104,13 +104,16 @@ def build(args):
     script = linker_script(spec, amp, kconfig, zdir)
     # as Zephyr names its image: CONFIG_KERNEL_BIN_NAME (default "zephyr")
     elf = zdir / (kconfig.get("CONFIG_KERNEL_BIN_NAME", '"zephyr"').strip('"') + ".elf")
-    cmd = [spec["cc"], *spec["cflags"], *COMMON, *spec["ldflags"],
-           "-include", str(zdir / "include" / "generated" / "autoconf.h"),
-           *[f"-I{d}" for d in (amp.include_dirs if amp else [])],
-           *[f"-D{d}" for d in (amp.definitions if amp else [])],
-           "-T", str(script), f"-Wl,-Map={zdir / 'zephyr.map'}",
-           str(STANDIN / "firmware" / "start.c"), *map(str, sources),
-           *[str(s) for s in (amp.sources if amp else [])], "-o", str(elf)]
+    if opts.get("STANDIN_PROBE"):
+        cmd = probe_command(spec, amp, opts, zdir, elf)
+    else:
+        cmd = [spec["cc"], *spec["cflags"], *COMMON, *spec["ldflags"],
+               "-include", str(zdir / "include" / "generated" / "autoconf.h"),
+               *[f"-I{d}" for d in (amp.include_dirs if amp else [])],
+               *[f"-D{d}" for d in (amp.definitions if amp else [])],
+               "-T", str(script), f"-Wl,-Map={zdir / 'zephyr.map'}",
+               str(STANDIN / "firmware" / "start.c"), *map(str, sources),
+               *[str(s) for s in (amp.sources if amp else [])], "-o", str(elf)]
     print("-- " + shlex.join(cmd), flush=True)
     elf.unlink(missing_ok=True)
     try:
@@ -130,6 +133,29 @@ def build(args):
         f"stand-in west build: {args.board} {source} in {time.time() - started:.2f} s\n"
         + shlex.join(cmd) + "\n" + r.stdout + r.stderr)
     return elf
+
+
+def probe_command(spec, amp, opts, zdir, elf):
+    """-DSTANDIN_PROBE=<dir>/<probe>.c (tests only): instead of the stand-in firmware,
+    a bare-metal probe of that folder (its start.S and probe.ld, as tests/probes/
+    has them), linked into the domain's first load region with the generated
+    sources, so that amp-build's --run boots something that prints.
+    -DSTANDIN_PROBE_DEFINES=A=1;B=2 adds definitions (UART_BASE: the console)."""
+    if amp is None or not amp.memory():
+        raise BuildError("STANDIN_PROBE needs AMP_CMAKE with a generated amp_memory.ld")
+    probe = Path(opts["STANDIN_PROBE"])
+    if not probe.is_file():
+        raise BuildError(f"STANDIN_PROBE: {probe} does not exist")
+    script = zdir / "probe.ld"
+    script.write_text(f'INCLUDE "{amp.dir / "amp_memory.ld"}"\n'
+                      f'REGION_ALIAS("FW", {amp.memory()[0][0]});\n'
+                      f'INCLUDE "{probe.parent / "probe.ld"}"\n')
+    return [spec["cc"], *spec["cflags"], *COMMON, *spec["ldflags"], "-mstrict-align",
+            *[f"-I{d}" for d in amp.include_dirs], f"-I{probe.parent}", f"-L{amp.dir}",
+            *[f"-D{d}" for d in split_list(opts.get("STANDIN_PROBE_DEFINES"))],
+            "-T", str(script), f"-Wl,-Map={zdir / 'zephyr.map'}",
+            str(probe.parent / "start.S"), str(probe),
+            *[str(s) for s in amp.sources], "-o", str(elf)]
 
 
 def standin_work():

@@ -46,7 +46,8 @@ generate the system's files (as west amp-config does), run
   west build -b BOARD -d BUILD_DIR SAMPLE -- -DEXTRA_DTC_OVERLAY_FILE=<domain>/amp.overlay
       -DEXTRA_CONF_FILE=<domain>/amp.conf -DAMP_CMAKE=<domain>/amp.cmake
 
-and check zephyr/zephyr.elf against the system (as west amp-validate does).
+and check the ELF (zephyr/zephyr.elf, or as CONFIG_KERNEL_BIN_NAME names it)
+against the system (as west amp-validate does).
 An entry passes when both pass. An entry whose inputs did not change and
 whose ELF still validates is up to date and is not rebuilt (--pristine
 rebuilds). Each system is configured once per run, and not at all when its

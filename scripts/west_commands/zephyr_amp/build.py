@@ -10,14 +10,14 @@ For a list of matrix.BuildJobs:
                  compiler per architecture (UsageError, exit 2, otherwise);
     lint()       the sample.yaml / testcase.yaml of every sample, duplicate keys first;
     execute()    write the generated files (only where they changed), then per job:
-                 up to date? else `west build` -> zephyr/zephyr.elf -> elfcheck against
-                 the system's layout.json and domain; -j jobs at a time.
+                 up to date? else `west build` -> zephyr/<CONFIG_KERNEL_BIN_NAME>.elf ->
+                 elfcheck against the system's layout.json and domain; -j jobs at a time.
 
 Layout of the build root (default build/amp-build):
 
     amp/<system>/...            what `west amp-config` writes for the system
     amp/.<system>.configured.json  what made those files (build_cache.py)
-    <job id>/build/             the west build directory (zephyr/zephyr.elf)
+    <job id>/build/             the west build directory (zephyr/zephyr.elf by default)
     <job id>/build.log          everything `west build` printed
     <job id>/validation.json    the ELF findings (Report.to_json())
     <job id>/amp-build.json     the stamp: digest of the inputs of the last good build

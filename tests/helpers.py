@@ -32,23 +32,21 @@ BOARD_DTS = {
 }
 
 
-# The bundled matrices, and the entries issue 9's matrix change brings until matrix/
-# has them (data/matrix-pending.yaml; delete it then)
-MATRICES = (REPO / "matrix" / "amp-matrix.yaml", REPO / "matrix" / "amp-matrix-staging.yaml",
-            DATA / "matrix-pending.yaml")
+# The bundled matrices: Zephyr v4.4 + openamp-system-reference (west.yml), and the
+# samples only OpenAMP's staging fork has (west-staging.yml)
+MATRICES = (REPO / "matrix" / "amp-matrix.yaml", REPO / "matrix" / "amp-matrix-staging.yaml")
 
 
 def matrix_jobs():
-    """The jobs of every matrix of MATRICES that exists, each build once."""
+    """The jobs of both bundled matrices, each build once."""
     from zephyr_amp import matrix
     out, seen = [], set()
     for path in MATRICES:
-        if path.is_file():
-            for job in matrix.load(path).jobs:
-                key = (job.sample, job.board, job.system, job.domain)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(job)
+        for job in matrix.load(path).jobs:
+            key = (job.sample, job.board, job.system, job.domain)
+            if key not in seen:
+                seen.add(key)
+                out.append(job)
     return out
 
 

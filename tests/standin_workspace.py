@@ -2,6 +2,9 @@
 
     <topdir>/manifest/west.yml        the workspace's manifest (written here)
     <topdir>/zephyr/                  a git copy of tests/standin_zephyr (NOT Zephyr)
+    <topdir>/openamp-system-reference/
+                                      a git copy of tests/standin_openamp_sysref (NOT
+                                      openamp-system-reference: its sample paths only)
     <topdir>/modules/zephyr-amp       a symlink to this repository (its west commands)
 
 west's configuration is isolated: WEST_CONFIG_GLOBAL and WEST_CONFIG_SYSTEM
@@ -18,6 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "tests" / "standin_zephyr"
+STANDIN_SYSREF = REPO / "tests" / "standin_openamp_sysref"
 
 GIT = ["git", "-c", "user.name=amp-build tests", "-c", "user.email=tests@invalid",
        "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
@@ -29,7 +33,11 @@ manifest:
     - name: standin
       url-base: https://standin.invalid
   projects:
-{zephyr}    - name: zephyr-amp
+{zephyr}    - name: openamp-system-reference
+      remote: standin
+      repo-path: standin-openamp-system-reference
+      path: openamp-system-reference
+    - name: zephyr-amp
       remote: standin
       path: modules/zephyr-amp
       west-commands: scripts/west-commands.yml
@@ -82,14 +90,15 @@ def make(topdir, env, zephyr="standin", manifest=None):
     (topdir / "modules" / "zephyr-amp").symlink_to(REPO, target_is_directory=True)
     if zephyr == "standin":
         copy_standin(topdir / "zephyr")
+    copy_standin(topdir / "openamp-system-reference", STANDIN_SYSREF)
     west(topdir, "init", "-l", topdir / "manifest", env=env, check=True)
     return topdir
 
 
-def copy_standin(dest):
-    """tests/standin_zephyr as a git repository with one commit."""
-    shutil.copytree(STANDIN, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+def copy_standin(dest, source=STANDIN):
+    """tests/standin_zephyr (or another stand-in) as a git repository with one commit."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     git(dest, "init", "-q")
     git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "stand-in for Zephyr (tests only)")
+    git(dest, "commit", "-q", "-m", f"stand-in {source.name} (tests only)")
     return dest

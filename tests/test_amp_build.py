@@ -70,6 +70,9 @@ def write_matrix(tmp_path, entries, system_dir=REPO / "systems"):
     return path
 
 
+# one entry of the bundled matrix
+ONE = ("--only-system", "kv260-rpmsg", "--sample", "openamp_rsc_table")
+
 RSC = """\
 - sample: zephyr/samples/subsys/ipc/openamp_rsc_table
   board: kv260_r5
@@ -229,7 +232,7 @@ def test_machine_output_survives_west_q(ws, tmp_path):
     e = sw.west(ws.top, "-q", "amp-build", "--emit-matrix", "github", env=ws.env)
     assert e.returncode == 0, e.stderr
     assert json.loads(e.stdout)["include"]
-    args = ("--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out")
+    args = (*ONE, "--build-root", tmp_path / "out")
     r = sw.west(ws.top, "-q", "amp-build", *args, "--json", env=ws.env)
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(r.stdout)                                   # stdout is the JSON alone
@@ -238,7 +241,7 @@ def test_machine_output_survives_west_q(ws, tmp_path):
 
 
 def test_json_to_stdout_moves_the_progress_to_stderr(ws, tmp_path):
-    args = ("--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out")
+    args = (*ONE, "--build-root", tmp_path / "out")
     for json_args in (["--json"], ["--json", "-"]):
         r = amp_build(ws, *args, *json_args)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -249,19 +252,18 @@ def test_json_to_stdout_moves_the_progress_to_stderr(ws, tmp_path):
 
 def test_old_system_spelling_still_filters(ws):
     new = amp_build(ws, "--emit-matrix", "github", "--shards", "1", "--only-system",
-                    "qemu-a53-virtio")
+                    "qemu-a53-ivshmem")
     old = amp_build(ws, "--emit-matrix", "github", "--shards", "1", "--system",
-                    "qemu-a53-virtio")
+                    "qemu-a53-ivshmem")
     assert new.returncode == old.returncode == 0, new.stderr + old.stderr
-    assert new.stdout == old.stdout and json.loads(new.stdout)["include"][0]["count"] == 3
+    assert new.stdout == old.stdout and json.loads(new.stdout)["include"][0]["count"] == 2
 
 
 def test_standin_work_is_cpu_work_the_benchmark_can_ask_for(ws, tmp_path):
     """STANDIN_WORK_MIB (benchmarks/bench_build.py) reaches the stand-in build through
     amp-build's environment: it hashes that much, and says so in the entry's log."""
     env = dict(ws.env, STANDIN_WORK_MIB="3")
-    args = ("--only-system", "kv260-rpmsg", "--build-root", tmp_path / "out", "--json",
-            tmp_path / "r.json")
+    args = (*ONE, "--build-root", tmp_path / "out", "--json", tmp_path / "r.json")
     r = amp_build(ws, *args, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     (res,) = json.loads((tmp_path / "r.json").read_text())["results"]
@@ -357,7 +359,9 @@ def test_up_to_date_run_needs_neither_the_pipeline_nor_the_elf_reader(full, ws):
         sys.path.insert(0, {str(REPO / "scripts" / "west_commands")!r})
         from pathlib import Path
         from zephyr_amp import build, matrix
-        plan = build.plan(matrix.load().jobs, {full.doc["build_root"]!r}, {str(ws.top)!r})
+        # the version amp-build reads through west's manifest (the stand-in has no VERSION)
+        plan = build.plan(matrix.load().jobs, {full.doc["build_root"]!r}, {str(ws.top)!r},
+                          zephyr_version="4.4")
         plan.zephyr = Path({str(ws.top / "zephyr")!r})
         build.lint(plan.topdir, [s.job.sample for s in plan.steps])
         results = build.execute(plan, 2)
@@ -516,7 +520,8 @@ def test_dry_run_plans_without_zephyr(tmp_path):
     root = top / "build" / "amp-build"
     assert not root.exists()                                      # it only plans
     lines = r.stdout.splitlines()
-    assert lines[0].startswith(f"amp-build --dry-run: {len(BUNDLED)} of {len(BUNDLED)} entries")
+    assert lines[0].startswith(f"amp-build --dry-run: {len(BUNDLED)} of {len(BUNDLED)} entries "
+                               f"of {matrix.DEFAULT_MATRIX};")
     for i, job in enumerate(BUNDLED):
         at = lines.index(f"[{i + 1}/{len(BUNDLED)}] {job.label}")
         gen = root / "amp" / job.system_name / job.domain
@@ -531,6 +536,88 @@ def test_dry_run_plans_without_zephyr(tmp_path):
     assert json.loads(e.stdout)["include"]
 
 
+def test_elf_is_named_by_the_builds_kernel_bin_name(full):
+    """rpmsg_multi_services sets CONFIG_KERNEL_BIN_NAME (its stand-in too): Zephyr then
+    writes build/zephyr/rpmsg_multi_services.elf, and amp-build validates that one."""
+    (res,) = [r for r in full.doc["results"] if r["sample"].endswith("/rpmsg_multi_services")]
+    elf = Path(res["elf"])
+    assert elf.name == "rpmsg_multi_services.elf" and elf.is_file(), res
+    assert not (elf.parent / "zephyr.elf").exists()
+    assert json.loads((elf.parents[2] / "validation.json").read_text())["ok"] is True
+    others = [r for r in full.doc["results"] if r is not res]
+    assert others and all(Path(r["elf"]).name == "zephyr.elf" for r in others)
+
+
+def test_kernel_bin_name_of_a_dot_config(tmp_path):
+    conf = tmp_path / ".config"
+    assert build.kernel_bin_name(conf) == "zephyr"                 # no build yet
+    conf.write_text('CONFIG_FOO=y\nCONFIG_KERNEL_BIN_NAME="rpmsg_multi_services"\n')
+    assert build.kernel_bin_name(conf) == "rpmsg_multi_services"
+    conf.write_text("CONFIG_FOO=y\n")
+    assert build.kernel_bin_name(conf) == "zephyr"
+
+
+STAGING_MATRIX = REPO / "matrix" / "amp-matrix-staging.yaml"
+
+
+@pytest.mark.parametrize("how", ["file", "project"])
+def test_staging_workspace_defaults_to_the_staging_matrix(tmp_path, how):
+    """In a workspace of west-staging.yml (its manifest file's name, or a zephyr project
+    from openamp-zephyr-staging) amp-build reads amp-matrix-staging.yaml without --matrix;
+    elsewhere amp-matrix.yaml (test_dry_run_plans_without_zephyr)."""
+    env = sw.west_env(tmp_path / "config")
+    repo = "openamp-zephyr-staging" if how == "project" else "standin-zephyr"
+    text = sw.MANIFEST.format(zephyr=sw.ZEPHYR_PROJECT.replace("standin-zephyr", repo))
+    top = sw.make(tmp_path / "ws", env, zephyr="uncloned", manifest=text)
+    if how == "file":
+        (top / "manifest" / "west.yml").rename(top / "manifest" / "west-staging.yml")
+        sw.west(top, "config", "manifest.file", "west-staging.yml", env=env, check=True)
+    staging = matrix.load(STAGING_MATRIX).jobs
+    r = sw.west(top, "amp-build", "--dry-run", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[0].startswith(
+        f"amp-build --dry-run: {len(staging)} of {len(staging)} entries of {STAGING_MATRIX};")
+    e = sw.west(top, "amp-build", "--emit-matrix", "github", "--shards", "1", env=env)
+    assert sorted(json.loads(e.stdout)["include"][0]["entries"].split()) == \
+        sorted(j.id for j in staging)
+    m = sw.west(top, "amp-build", "--dry-run", "--matrix", matrix.DEFAULT_MATRIX, env=env)
+    assert f"entries of {matrix.DEFAULT_MATRIX};" in m.stdout.splitlines()[0]   # --matrix wins
+
+
+V37 = "VERSION_MAJOR = 3\nVERSION_MINOR = 7\nPATCHLEVEL = 0\nVERSION_TWEAK = 0\nEXTRAVERSION =\n"
+
+
+def test_generates_for_the_workspaces_zephyr_version(tmp_path):
+    """amp-build generates for the Zephyr of its workspace (zephyr/VERSION), as amp-config
+    does: lib/open-amp's rsc_table_get() of 3.7 takes struct fw_resource_table **, of
+    4.4 void **. Changing the tree's version configures the system again."""
+    tools()
+    env = sw.west_env(tmp_path / "config")
+    top = sw.make(tmp_path / "ws", env)
+    header = tmp_path / "out" / "amp" / "kv260-rpmsg" / "rpu0" / "resource_table.h"
+    for version, text, decl in (
+            ("3.7", V37, "void rsc_table_get(struct fw_resource_table **table_ptr, int *length);"),
+            ("4.4", V37.replace("= 3", "= 4").replace("= 7", "= 4"),
+             "void rsc_table_get(void **table_ptr, int *length);")):
+        (top / "zephyr" / "VERSION").write_text(text)
+        r = sw.west(top, "amp-build", *ONE, "--build-root", tmp_path / "out", env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert decl in header.read_text().splitlines(), version
+
+
+def test_default_matrix_by_manifest():
+    assert matrix.default_for() == matrix.DEFAULT_MATRIX
+    assert matrix.default_for("/ws/zephyr-amp/west.yml",
+                              "https://github.com/zephyrproject-rtos/zephyr") == \
+        matrix.DEFAULT_MATRIX
+    assert matrix.default_for("/ws/zephyr-amp/west-staging.yml") == STAGING_MATRIX
+    for url in ("https://github.com/OpenAMP/openamp-zephyr-staging",
+                "https://github.com/OpenAMP/openamp-zephyr-staging.git/"):
+        assert matrix.default_for("/ws/m/west.yml", url) == STAGING_MATRIX
+    assert "zephyr/samples/virtio/entropy" in {j.sample for j in matrix.load(STAGING_MATRIX).jobs}
+    assert not any(j.sample.startswith("zephyr/samples/virtio/") for j in BUNDLED)
+
+
 def dry_labels(ws, *args):
     r = amp_build(ws, "--dry-run", *args)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -543,7 +630,7 @@ def test_shards_cover_the_matrix_once(ws):
     shares = [dry_labels(ws, "--shard", f"{i}/3") for i in (1, 2, 3)]
     assert sorted(x for s in shares for x in s) == sorted(everything)
     assert max(map(len, shares)) - min(map(len, shares)) <= 1
-    empty = amp_build(ws, "--only-system", "kv260-rpmsg", "--shard", "2/2")    # one entry, 2 shares
+    empty = amp_build(ws, *ONE, "--shard", "2/2")    # one entry, 2 shares
     assert empty.returncode == 0, empty.stderr
     assert empty.stdout.strip() == ("amp-build: share 2/2 of the selected entries is empty; "
                                     "nothing to build")
@@ -557,8 +644,7 @@ def test_emit_matrix_github(ws):
     assert [e["shard"] for e in doc["include"]] == ["1/3", "2/3", "3/3"]
     ids = [i for e in doc["include"] for i in e["entries"].split()]
     assert sorted(ids) == sorted(j.id for j in BUNDLED)
-    one = json.loads(amp_build(ws, "--emit-matrix", "github", "--only-system",
-                                "kv260-rpmsg").stdout)
+    one = json.loads(amp_build(ws, "--emit-matrix", "github", *ONE).stdout)
     assert one == {"include": [{"shard": "1/1", "index": 1, "total": 1, "count": 1,
                                 "entries": "kv260_r5-openamp_rsc_table-kv260-rpmsg-rpu0"}]}
 
@@ -708,3 +794,13 @@ def test_help_ends_with_the_exit_status(ws):
     paths = re.findall(r"(?<![\w.])(/\S+\.(?:md|yaml))", r.stdout)
     assert paths and all(Path(p).is_file() for p in paths), paths    # paths that exist
 
+
+
+def test_help_says_which_matrix_is_the_default(ws):
+    r = amp_build(ws, "-h")
+    assert r.returncode == 0, r.stderr
+    squeeze = "".join     # argparse wraps lines at spaces and after hyphens
+    assert squeeze(("default: the bundled matrix/amp-matrix-staging.yaml in a workspace of "
+                    "west-staging.yml, matrix/amp-matrix.yaml otherwise").split()) in \
+        squeeze(r.stdout.split())
+    assert str(matrix.STAGING_MATRIX) in r.stdout and str(matrix.DEFAULT_MATRIX) in r.stdout

@@ -18,6 +18,9 @@ from zephyr_amp import config, matrix, toolchain
 
 WORKFLOW = REPO / ".github" / "workflows" / "amp-staging.yml"
 STAGING = REPO / "west-staging.yml"
+# what the workflow builds: its workspace is west-staging.yml's, so amp-build reads
+# the staging matrix there without --matrix (matrix.default_for)
+STAGING_JOBS = matrix.load(matrix.STAGING_MATRIX).jobs
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +47,7 @@ def test_plan_job_emits_the_matrix_without_zephyr(wf):
     assert not steps_running(plan, r"west update")
     (emit,) = [s for s in plan["steps"] if s.get("id") == "emit"]
     assert "west amp-build --emit-matrix github" in emit["run"]
+    assert "--matrix" not in emit["run"]        # the workspace's default: the staging matrix
     assert '>> "$GITHUB_OUTPUT"' in emit["run"]
 
 
@@ -56,7 +60,7 @@ def test_build_jobs_cross_zephyr_revisions_with_the_shards(wf):
     assert strategy["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.matrix).include }}"
     # the keys the jobs read from a shard are the ones --emit-matrix writes
     used = set(re.findall(r"matrix\.shard\.(\w+)", yaml.safe_dump(build)))
-    emitted = matrix.github_matrix(matrix.load().jobs, 4)["include"][0]
+    emitted = matrix.github_matrix(STAGING_JOBS, 4)["include"][0]
     assert used and used <= set(emitted), used
 
 
@@ -68,15 +72,16 @@ def test_build_job_steps(wf):
     assert "AMP_STAGING_KNOWN_GOOD" in pin["env"]["REV"]
     assert "git -C zephyr checkout --detach FETCH_HEAD" in pin["run"]
     (sdk,) = steps_running(build, r"setup\.sh")
-    # the SDK gets a compiler for every architecture the bundled matrix builds
+    # the SDK gets a compiler for every architecture the staging matrix builds
     arches = set()
-    for system in {j.system for j in matrix.load().jobs}:
+    for system in {j.system for j in STAGING_JOBS}:
         layout = json.loads(config.configure(system).files["layout.json"])
         arches |= {d["arch"] for d in layout["domains"].values() if d["os"] == "zephyr"}
     for arch in arches:
         assert f"-t {toolchain.SDK_TRIPLES[arch]}" in sdk["run"], arch
     (run,) = steps_running(build, r"west amp-build --shard")
     assert '"$SHARD"' in run["run"] and build["env"]["SHARD"] == "${{ matrix.shard.shard }}"
+    assert "--matrix" not in run["run"]         # the same matrix as the plan job's
     assert "--junit results/" in run["run"].replace('"', "")
     (upload,) = [s for s in build["steps"] if str(s.get("uses", "")).startswith(
         "actions/upload-artifact@")]
@@ -102,7 +107,11 @@ def test_staging_manifest():
     assert "openamp-zephyr-modules" in projects
     # the same projects as west.yml: what it imports from Zephyr is here too
     main = yaml.safe_load((REPO / "west.yml").read_text())["manifest"]
-    (zephyr,) = main["projects"]
+    (zephyr,) = [p for p in main["projects"] if p["name"] == "zephyr"]
+    # west.yml's other project, openamp-system-reference, is for the default matrix only:
+    # the staging matrix builds none of its samples
+    assert {p["name"] for p in main["projects"]} == {"zephyr", "openamp-system-reference"}
+    assert not [j for j in STAGING_JOBS if not j.sample.startswith("zephyr/")]
     wanted = set(zephyr["import"]["name-allowlist"])
     staging = yaml.safe_load(STAGING.read_text())["manifest"]
     (szephyr,) = [p for p in staging["projects"] if p["name"] == "zephyr"]
@@ -131,7 +140,7 @@ def test_plan_job_commands_in_a_real_workspace(tmp_path):
     r = sw.west(top, "amp-build", "--emit-matrix", "github", "--shards", "4", env=env)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    jobs = matrix.load().jobs
+    jobs = STAGING_JOBS             # a west-staging.yml workspace: the staging matrix
     assert len(doc["include"]) == min(4, len(jobs))
     assert sorted(i for e in doc["include"] for i in e["entries"].split()) == \
         sorted(j.id for j in jobs)

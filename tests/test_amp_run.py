@@ -37,6 +37,7 @@ import pytest
 from conftest import REPO, ZEPHYR_DTS, need, need_tool
 from helpers import preprocess, west_workspace  # noqa: F401 (a fixture)
 from zephyr_amp import config, run
+from zephyr_amp.errors import AmpError
 
 edtlib = pytest.importorskip("devicetree.edtlib")
 
@@ -687,3 +688,24 @@ def test_no_qemu_outlives_its_runner(virtio, tmp_path):
     assert processes_running(str(mine)) == [], "the QEMU of a killed runner survived"
     for sock in (out / "run").glob("*.sock"):      # what the killed run could not remove
         sock.unlink()
+
+
+V37 = "VERSION_MAJOR = 3\nVERSION_MINOR = 7\nPATCHLEVEL = 0\nVERSION_TWEAK = 0\nEXTRAVERSION =\n"
+
+
+def test_prepare_out_dir_generates_for_the_workspaces_zephyr(tmp_path, monkeypatch):
+    """amp-run's output directory follows the workspace's Zephyr (zephyr_version.target():
+    here ZEPHYR_BASE's VERSION, 3.7), as amp-config's does; a directory made for another
+    version does not hold what the YAML gives for this one."""
+    tree = tmp_path / "zephyr"
+    tree.mkdir()
+    (tree / "VERSION").write_text(V37)
+    monkeypatch.setenv("ZEPHYR_BASE", str(tree))
+    system = REPO / "systems" / "kv260-rpmsg.yaml"
+    out = run.prepare_out_dir(system, tmp_path / "out")
+    header = (out / "rpu0" / "resource_table.h").read_text().splitlines()
+    assert "void rsc_table_get(struct fw_resource_table **table_ptr, int *length);" in header
+    assert run.prepare_out_dir(system, out) == out          # the same version: reused
+    (tree / "VERSION").write_text(V37.replace("= 3", "= 4").replace("= 7", "= 4"))
+    with pytest.raises(AmpError, match="does not hold what"):
+        run.prepare_out_dir(system, out)

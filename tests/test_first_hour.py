@@ -96,9 +96,12 @@ def test_bootstrap_makes_a_workspace_only_in_the_folder_it_names(clone, tmp_path
     assert "memory map of kv260-rpmsg" in res.stdout
     top = run(["west", "topdir"], cwd=ws, env=env).stdout.strip()
     assert Path(top) == ws.resolve()
-    # the workspace's manifest repository is this clone, Zephyr left out
+    # the workspace's manifest repository is this clone, Zephyr left out (west.yml's
+    # other project, openamp-system-reference, is listed: not cloned until west update)
     listed = run(["west", "list", "-f", "{name} {abspath}"], cwd=ws, env=env).stdout
-    assert listed.split() == ["manifest", str(ws / "zephyr-amp")]
+    assert listed.split() == ["manifest", str(ws / "zephyr-amp"), "openamp-system-reference",
+                              str(ws / "openamp-system-reference")]
+    assert not (ws / "openamp-system-reference").exists()
     assert (ws / "zephyr-amp").resolve() == clone.resolve()
     # .workspace/ is git-ignored in the clone
     assert "/.workspace/" in (REPO / ".gitignore").read_text().splitlines()

@@ -17,6 +17,11 @@ from zephyr_amp import config, matrix
 from zephyr_amp.errors import InputError
 
 SYSDIR = REPO / "systems"
+# the bundled matrices: Zephyr v4.4 + openamp-system-reference (west.yml), and the
+# samples only OpenAMP's staging fork has (west-staging.yml)
+BUNDLED = (matrix.DEFAULT_MATRIX, matrix.STAGING_MATRIX)
+# the west projects whose samples they build (west.yml / west-staging.yml)
+SAMPLE_PROJECTS = ("zephyr/samples/", "openamp-system-reference/examples/zephyr/")
 
 
 def write(tmp_path, text, name="m.yaml"):
@@ -41,18 +46,23 @@ entries:
 def test_bundled_matrix_loads():
     m = matrix.load()
     assert m.path == matrix.DEFAULT_MATRIX
-    assert len(m.jobs) >= 3
-    assert len({j.id for j in m.jobs}) == len(m.jobs)
-    for j in m.jobs:
-        assert j.system.is_file(), j
-        assert not Path(j.sample).is_absolute()
-        assert j.sample.startswith("zephyr/samples/"), j.sample
+    for path in BUNDLED:
+        m = matrix.load(path)
+        assert len(m.jobs) >= 3
+        assert len({j.id for j in m.jobs}) == len(m.jobs)
+        for j in m.jobs:
+            assert j.system.is_file(), j
+            assert not Path(j.sample).is_absolute()
+            assert j.sample.startswith(SAMPLE_PROJECTS), j.sample
+    # what Zephyr v4.4.0 lacks is only in the staging matrix
+    assert not any(j.sample.startswith("zephyr/samples/virtio/") for j in matrix.load().jobs)
 
 
 def test_bundled_matrix_builds_every_zephyr_domain_of_every_bundled_system():
-    """Every Zephyr domain of systems/*.yaml is built by some entry, for the board the
-    system targets: a new bundled system needs its entries in matrix/amp-matrix.yaml."""
-    jobs = matrix.load().jobs
+    """Every Zephyr domain of systems/*.yaml is built by some entry of the bundled
+    matrices, for the board the system targets: a new bundled system needs its entries
+    in matrix/amp-matrix.yaml (or amp-matrix-staging.yaml for staging-only samples)."""
+    jobs = [j for path in BUNDLED for j in matrix.load(path).jobs]
     built = {(j.system.resolve(), j.domain): j for j in jobs}
     missing = []
     for path in SYSTEMS:
@@ -65,11 +75,13 @@ def test_bundled_matrix_builds_every_zephyr_domain_of_every_bundled_system():
                 missing.append(f"{path.name}:{name}")
                 continue
             assert job.board_name == dom["target"].split("/")[0], job
-    assert not missing, f"no entry of matrix/amp-matrix.yaml builds {', '.join(missing)}"
+    assert not missing, f"no entry of the bundled matrices builds {', '.join(missing)}"
 
 
 def test_bundled_matrix_names_only_bundled_systems():
-    assert {j.system.resolve() for j in matrix.load().jobs} <= {p.resolve() for p in SYSTEMS}
+    for path in BUNDLED:
+        assert {j.system.resolve() for j in matrix.load(path).jobs} <= \
+            {p.resolve() for p in SYSTEMS}
 
 
 # -- what a matrix file may not say ------------------------------------------------

@@ -1,8 +1,7 @@
 """Real Zephyr, when ZEPHYR_BASE points at a tree in a west workspace (skipped otherwise).
 
 For every entry of the bundled matrices (matrix/amp-matrix.yaml and
-amp-matrix-staging.yaml, and tests/data/matrix-pending.yaml until matrix/ has its
-entries) that the tree can build (the sample is in the workspace and
+amp-matrix-staging.yaml) that the tree can build (the sample is in the workspace and
 the tree has the architecture of the entry's core: arch/arm for the R5, arch/arm64 for
 the A53), this runs the real `west build` with the generated files, exactly as
 `west amp-build` does (the amp-build library: build.plan/preflight/run), then:
@@ -34,15 +33,8 @@ pytestmark = pytest.mark.skipif(not BASE, reason="ZEPHYR_BASE is not set")
 
 ARCH_DIR = {"arm": "arm", "aarch64": "arm64"}
 
-# Entries that fail with a real tree for a reason named here, by sample path.
-SYSBUILD = ("issue 9: the bundled matrix builds Zephyr's sysbuild-only IPM sample "
-            "(DT_CHOSEN(zephyr_ipc_shm), DT_CHOSEN(zephyr_ipc)) for the ivshmem system; "
-            "the matrix change (h-zephyr's eca75ad) builds openamp-system-reference's "
-            "dual_qemu_ivshmem instead")
-KNOWN = {
-    "zephyr/samples/subsys/ipc/openamp": SYSBUILD,
-    "zephyr/samples/subsys/ipc/openamp/remote": SYSBUILD,
-}
+# Entries that fail with a real tree for a reason named here, by sample path (strict xfails).
+KNOWN = {}
 
 
 def _topdir(base):

@@ -4,8 +4,7 @@ NEEDS is a table written from the samples' sources (where they were read is in `
 the chosen nodes and node labels the sample's C reads from the devicetree, the Kconfig
 options it needs from amp.conf (those its own prj.conf and board files do not set), and
 what amp.conf or amp.overlay must not do to it. For every entry of
-matrix/amp-matrix.yaml and amp-matrix-staging.yaml (and tests/data/matrix-pending.yaml,
-until matrix/ has its entries) the test generates the entry's system,
+matrix/amp-matrix.yaml and amp-matrix-staging.yaml the test generates the entry's system,
 parses the board DTS plus the domain's amp.overlay with Zephyr's edtlib (as Zephyr's build
 merges them), and checks each need. Every sample of both matrices must have a row.
 
@@ -79,22 +78,6 @@ NEEDS = {
         "chosen": ["zephyr,entropy"],
         "kconfig": {"ENTROPY_GENERATOR": "y"},
     },
-    # Zephyr's own host/remote pair, in the bundled matrix until the matrix change of
-    # issue 9 (it is sysbuild-only, for boards with an IPM between two cores, and has
-    # no ivshmem path: dual_qemu_ivshmem replaces it); delete these two rows then.
-    "zephyr/samples/subsys/ipc/openamp": {
-        "source": "zephyrproject-rtos/zephyr v3.7 samples/subsys/ipc/openamp/src/main.c "
-                  "(DEVICE_DT_GET(DT_CHOSEN(zephyr_ipc)) line 28), common.h "
-                  "(DT_REG_SIZE(DT_CHOSEN(zephyr_ipc_shm)) line 12), sample.yaml "
-                  "(sysbuild: true; platform_allow: lpcxpresso, mps2, musca boards)",
-        "chosen": ["zephyr,ipc_shm", "zephyr,ipc"],
-        "kconfig": {},
-    },
-    "zephyr/samples/subsys/ipc/openamp/remote": {
-        "source": "as the host; remote/src/main.c line 27, the same common.h",
-        "chosen": ["zephyr,ipc_shm", "zephyr,ipc"],
-        "kconfig": {},
-    },
     # Not readable here (only the entropy overlay of the staging fork is in the stored
     # index): rows without needs, so a new sample still needs a row.
     "zephyr/samples/virtio/net/DHCP": {"source": None},
@@ -102,15 +85,9 @@ NEEDS = {
     "zephyr/samples/virtio/hvl_net_rng_reloc": {"source": None},
 }
 
-SYSBUILD = ("issue 9: the bundled matrix builds Zephyr's sysbuild-only IPM sample for the "
-            "ivshmem system, which has neither zephyr,ipc_shm nor zephyr,ipc for it; the "
-            "matrix change (h-zephyr's eca75ad) builds openamp-system-reference's "
-            "dual_qemu_ivshmem instead")
-# (system stem or sample, check) -> reason, for what fails on today's generator
-KNOWN = {
-    ("zephyr/samples/subsys/ipc/openamp", "sample"): SYSBUILD,
-    ("zephyr/samples/subsys/ipc/openamp/remote", "sample"): SYSBUILD,
-}
+# (system stem or sample, check) -> reason, for what fails on today's generator (strict
+# xfails: a fix makes them pass and the entry goes)
+KNOWN = {}
 
 
 JOBS = matrix_jobs()

@@ -24,7 +24,7 @@ try:
     # Only what planning needs: the amp-config pipeline (jinja2, pykwalify) and the
     # ELF checker (pyelftools) are imported when a system is configured or an ELF
     # checked; a missing one is then reported the same way (do_run).
-    from zephyr_amp import build, matrix
+    from zephyr_amp import build, matrix, zephyr_version
     from zephyr_amp.errors import AmpError
     _MISSING = None
 except ImportError as _e:
@@ -37,6 +37,7 @@ except ImportError as _e:
 
 REPO_ROOT = zephyr_amp.REPO_ROOT
 DEFAULT_MATRIX = REPO_ROOT / "matrix" / "amp-matrix.yaml"
+STAGING_MATRIX = REPO_ROOT / "matrix" / "amp-matrix-staging.yaml"
 
 DESCRIPTION = """\
 Build every entry of a matrix file: for each sample x board x system domain,
@@ -45,7 +46,8 @@ generate the system's files (as west amp-config does), run
   west build -b BOARD -d BUILD_DIR SAMPLE -- -DEXTRA_DTC_OVERLAY_FILE=<domain>/amp.overlay
       -DEXTRA_CONF_FILE=<domain>/amp.conf -DAMP_CMAKE=<domain>/amp.cmake
 
-and check zephyr/zephyr.elf against the system (as west amp-validate does).
+and check the ELF (zephyr/zephyr.elf, or as CONFIG_KERNEL_BIN_NAME names it)
+against the system (as west amp-validate does).
 An entry passes when both pass. An entry whose inputs did not change and
 whose ELF still validates is up to date and is not rebuilt (--pristine
 rebuilds). Each system is configured once per run, and not at all when its
@@ -73,7 +75,11 @@ Examples:
 
 The matrix format, the build root and when an entry is up to date:
   {REPO_ROOT / "docs" / "amp-build.md"}
-The bundled matrix: {DEFAULT_MATRIX}
+The bundled matrices: {DEFAULT_MATRIX}
+  (Zephyr v4.4 and openamp-system-reference: a workspace of west.yml), and
+  {STAGING_MATRIX}
+  (the virtio samples of OpenAMP's staging fork: the default in a workspace of
+  west-staging.yml, told by its manifest file or its zephyr project)
 
 Exit status:
   0  every selected entry passed (or, with --emit-matrix/--dry-run, the plan is good)
@@ -97,7 +103,8 @@ class AmpBuild(WestCommand):
         parser.error = _user_error(parser)
         parser.add_argument("--matrix", metavar="FILE",
                             help="the matrix file (default: the bundled "
-                            "matrix/amp-matrix.yaml)")
+                            "matrix/amp-matrix-staging.yaml in a workspace of "
+                            "west-staging.yml, matrix/amp-matrix.yaml otherwise)")
         parser.add_argument("--board-root", action="append", default=[], metavar="DIR",
                             help="a folder of board YAML files (<board>.yaml), searched "
                             "before the bundled boards for every system; may be repeated "
@@ -175,7 +182,7 @@ class AmpBuild(WestCommand):
             stream.flush()
 
     def _run(self, args):
-        loaded = matrix.load(args.matrix)
+        loaded = matrix.load(args.matrix or self._default_matrix())
         jobs = matrix.select(loaded.jobs, args.board, args.sample, args.only_system or [])
         shard = None
         if args.shard:
@@ -196,7 +203,9 @@ class AmpBuild(WestCommand):
         topdir = Path(self.topdir)
         plan = build.plan(jobs, args.build_root, topdir, pristine=args.pristine,
                           extra_module=not self._module_in_workspace(),
-                          board_roots=args.board_root)
+                          board_roots=args.board_root,
+                          zephyr_version=zephyr_version.target(topdir=self.topdir,
+                                                               manifest=self.manifest))
         head = (f"{len(jobs)} of {len(loaded.jobs)} entries of {loaded.path}"
                 + (f", shard {shard}" if shard else ""))
         if args.dry_run:
@@ -265,6 +274,12 @@ class AmpBuild(WestCommand):
         if missing:
             self._say(f"({missing} samples are not in the workspace yet: not linted)")
         return 1 if problems or any(s.problem for s in plan.steps) else 0
+
+    def _default_matrix(self):
+        """The bundled matrix for this workspace's manifest (matrix.default_for)."""
+        zephyr = next((p for p in self.manifest.projects if p.name == "zephyr"), None)
+        return matrix.default_for(getattr(self.manifest, "abspath", None),
+                                  getattr(zephyr, "url", None))
 
     def _module_in_workspace(self):
         """Is this repository a project of the workspace (so Zephyr builds see it as a

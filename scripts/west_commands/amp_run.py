@@ -125,7 +125,8 @@ class AmpRun(WestCommand):
                 raise AmpError(f"{path} is an output directory already; -o is for a "
                                "SYSTEM.yaml")
             return path
-        return run.prepare_out_dir(path, args.out_dir, args.board_root, config)
+        return run.prepare_out_dir(path, args.out_dir, args.board_root, config,
+                                   topdir=self.topdir)
 
     def _summary(self, out, result):
         for d in result.domains.values():

@@ -10,14 +10,14 @@ For a list of matrix.BuildJobs:
                  compiler per architecture (UsageError, exit 2, otherwise);
     lint()       the sample.yaml / testcase.yaml of every sample, duplicate keys first;
     execute()    write the generated files (only where they changed), then per job:
-                 up to date? else `west build` -> zephyr/zephyr.elf -> elfcheck against
-                 the system's layout.json and domain; -j jobs at a time.
+                 up to date? else `west build` -> zephyr/<CONFIG_KERNEL_BIN_NAME>.elf ->
+                 elfcheck against the system's layout.json and domain; -j jobs at a time.
 
 Layout of the build root (default build/amp-build):
 
     amp/<system>/...            what `west amp-config` writes for the system
     amp/.<system>.configured.json  what made those files (build_cache.py)
-    <job id>/build/             the west build directory (zephyr/zephyr.elf)
+    <job id>/build/             the west build directory (zephyr/zephyr.elf by default)
     <job id>/build.log          everything `west build` printed
     <job id>/validation.json    the ELF findings (Report.to_json())
     <job id>/amp-build.json     the stamp: digest of the inputs of the last good build
@@ -128,7 +128,10 @@ class Step:
 
     @property
     def elf(self):
-        return self.build_dir / "zephyr" / "zephyr.elf"
+        """build/zephyr/<CONFIG_KERNEL_BIN_NAME>.elf: the build's .config names it
+        (rpmsg_multi_services sets it); zephyr.elf before the first build."""
+        zdir = self.build_dir / "zephyr"
+        return zdir / f"{kernel_bin_name(zdir / '.config')}.elf"
 
     @property
     def log(self):
@@ -161,25 +164,45 @@ class Plan:
     board_roots: tuple = ()
 
 
+def kernel_bin_name(dot_config) -> str:
+    """CONFIG_KERNEL_BIN_NAME of a build's zephyr/.config ("zephyr" when the file or
+    the option is not there: Zephyr's default)."""
+    try:
+        text = Path(dot_config).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "zephyr"
+    for line in text.splitlines():
+        if line.startswith("CONFIG_KERNEL_BIN_NAME="):
+            name = line.split("=", 1)[1].strip().strip('"')
+            if name and "/" not in name:
+                return name
+    return "zephyr"
+
+
 def west_command():
     """How to run west: the `west` on PATH, else this Python's west module."""
     return ["west"] if shutil.which("west") else [sys.executable, "-m", "west"]
 
 
-def plan(jobs, root, topdir, west=None, pristine=False, extra_module=False, board_roots=()):
+def plan(jobs, root, topdir, west=None, pristine=False, extra_module=False, board_roots=(),
+         zephyr_version=None):
     """Configure every system once (in memory, or recalled from the build root)
     and build each job's command. board_roots: extra board folders (--board-root),
-    searched before the bundled boards for every system."""
+    searched before the bundled boards for every system. zephyr_version: the Zephyr
+    the files are generated for (default: the workspace's, zephyr_version.target())."""
     root = Path(root).resolve()
     topdir = Path(topdir).resolve()
     roots = tuple(Path(r).resolve() for r in board_roots)
     west = west or west_command()
+    if zephyr_version is None:
+        from . import zephyr_version as zv  # the workspace's zephyr/VERSION, else 4.4
+        zephyr_version = zv.target(topdir=str(topdir))
     stems = {}
     for path in dict.fromkeys(job.system for job in jobs):
         if stems.setdefault(path.stem, path) != path:
             raise PlanError(f"two systems named {path.stem}: {stems[path.stem]} and {path}; "
                             "their generated files would share amp/" + path.stem)
-    systems = {path: _configure(path, root, roots) for path in stems.values()}
+    systems = {path: _configure(path, root, roots, zephyr_version) for path in stems.values()}
     steps = []
     for job in jobs:
         sysc = systems[job.system]
@@ -198,12 +221,12 @@ def plan(jobs, root, topdir, west=None, pristine=False, extra_module=False, boar
     return Plan(steps, root, topdir, systems, pristine, board_roots=roots)
 
 
-def _configure(path, root, board_roots):
+def _configure(path, root, board_roots, zephyr_version=None):
     """The system's files: recalled when the record in the build root says the same
     inputs made the files there, else configured now (the amp-config pipeline)."""
     out = root / "amp" / path.stem
     try:
-        key = cache.configured_key(path, board_roots)
+        key = cache.configured_key(path, board_roots, zephyr_version)
     except OSError as e:
         return Configured(path, out, error=f"{path}: cannot read: {e.strerror}")
     files = cache.recall(out, key)
@@ -213,7 +236,8 @@ def _configure(path, root, board_roots):
     from . import config  # the pipeline: jinja2, pykwalify, the templates
     log.debug("%s: configuring", path.name)
     try:
-        result = config.configure(path, board_roots=board_roots)
+        result = config.configure(path, board_roots=board_roots,
+                                  **({"zephyr_version": zephyr_version} if zephyr_version else {}))
     except AmpError as e:
         return Configured(path, out, error=str(e))
     except ImportError:         # a dependency not installed: the command says which

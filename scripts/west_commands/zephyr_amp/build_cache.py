@@ -96,11 +96,14 @@ def boards_digest(roots) -> str:
 
 # -- the configure record -------------------------------------------------------
 
-def configured_key(system, board_roots) -> str:
+def configured_key(system, board_roots, zephyr_version=None) -> str:
     """What decides a system's generated files, short of its board files: the
-    system's path and bytes, the --board-root list and this library."""
+    system's path and bytes, the --board-root list, the targeted Zephyr version
+    and this library."""
     doc = {"system": str(system), "system_sha256": sha256_file(system),
            "board_roots": [str(r) for r in board_roots], "library": library_digest()}
+    if zephyr_version:
+        doc["zephyr_version"] = zephyr_version
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 

@@ -26,6 +26,11 @@ from .source import Source, did_you_mean
 
 SCHEMA = Path(__file__).resolve().parent / "schema" / "matrix.yaml"
 DEFAULT_MATRIX = REPO_ROOT / "matrix" / "amp-matrix.yaml"
+# The samples that exist only on OpenAMP's staging fork (zephyr/samples/virtio/*):
+# the default in a workspace of west-staging.yml.
+STAGING_MATRIX = REPO_ROOT / "matrix" / "amp-matrix-staging.yaml"
+STAGING_MANIFEST = "west-staging.yml"
+STAGING_ZEPHYR = "openamp-zephyr-staging"     # the repository of its zephyr project
 
 # The -D options amp-build sets itself; a matrix entry must not set them.
 OWN_CMAKE_VARS = {
@@ -88,6 +93,20 @@ class Matrix(NamedTuple):
     path: Path
     description: str
     jobs: list
+
+
+def default_for(manifest_file=None, zephyr_url=None) -> Path:
+    """The matrix amp-build reads without --matrix: STAGING_MATRIX in a workspace of
+    west-staging.yml (its manifest file is west-staging.yml, or its zephyr project
+    comes from OpenAMP's openamp-zephyr-staging), else DEFAULT_MATRIX."""
+    if manifest_file and Path(manifest_file).name == STAGING_MANIFEST:
+        return STAGING_MATRIX
+    url = (zephyr_url or "").rstrip("/")
+    if url.endswith(".git"):
+        url = url[:-4]
+    if url.rsplit("/", 1)[-1] == STAGING_ZEPHYR:
+        return STAGING_MATRIX
+    return DEFAULT_MATRIX
 
 
 def load(path=None, display=None):

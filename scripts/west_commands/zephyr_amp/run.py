@@ -538,16 +538,20 @@ def _listening(out: Path, rel: str) -> bool:
     return False
 
 
-def prepare_out_dir(system_path, out_dir=None, board_roots=(), config=None) -> Path:
+def prepare_out_dir(system_path, out_dir=None, board_roots=(), config=None,
+                    topdir=None) -> Path:
     """The output directory of a system YAML for a run: generated when it does not
     exist; an existing one must hold exactly what the YAML gives now (a run never
-    replaces a directory that another run, or a firmware build, may be using)."""
+    replaces a directory that another run, or a firmware build, may be using).
+    Generated for the Zephyr of the workspace at topdir (zephyr_version.target())."""
     if config is None:
         from . import config
-    result = config.configure(system_path, board_roots)
+    from . import zephyr_version
+    version = zephyr_version.target(topdir=topdir)
+    result = config.configure(system_path, board_roots, zephyr_version=version)
     out = Path(out_dir) if out_dir else config.default_out_dir(result.system.name)
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        config.generate(system_path, out, board_roots)
+        config.generate(system_path, out, board_roots, zephyr_version=version)
         return out
     stale = []
     for rel, text in sorted(result.files.items()):

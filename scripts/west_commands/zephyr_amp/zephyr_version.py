@@ -28,19 +28,21 @@ def parse_version_file(text: str) -> Optional[str]:
     return f"{int(major.group(1))}.{int(minor.group(1))}"
 
 
-def zephyr_tree(zephyr_base: Optional[str] = None, topdir: Optional[str] = None
-                ) -> Optional[Path]:
+def zephyr_tree(zephyr_base: Optional[str] = None, topdir: Optional[str] = None,
+                manifest=None) -> Optional[Path]:
     """The Zephyr tree to read VERSION from: zephyr_base (or $ZEPHYR_BASE), else the
-    zephyr project of the west workspace at topdir; None when there is none."""
+    zephyr project of the west workspace at topdir (of manifest, a west Manifest
+    already read, when given); None when there is none."""
     base = zephyr_base or os.environ.get("ZEPHYR_BASE")
     if base:
         return Path(base)
-    if topdir:
+    if manifest is None and topdir:
         try:
             from west.manifest import Manifest
             manifest = Manifest.from_topdir(topdir=str(topdir))
         except Exception:       # no manifest, or west cannot read it: no tree
             return None
+    if manifest is not None:
         for p in manifest.projects:
             if p.name == "zephyr" and p.abspath:
                 return Path(p.abspath)
@@ -72,10 +74,11 @@ def check(version: str, origin: str = "--zephyr-version") -> str:
 
 
 def target(option: Optional[str] = None, zephyr_base: Optional[str] = None,
-           topdir: Optional[str] = None) -> str:
+           topdir: Optional[str] = None, manifest=None) -> str:
     """The version amp-config targets: the workspace's zephyr/VERSION when there is one
-    (an option that disagrees with it is an error), else option, else DEFAULT; checked."""
-    found = of_tree(zephyr_tree(zephyr_base, topdir))
+    (an option that disagrees with it is an error), else option, else DEFAULT; checked.
+    manifest: the workspace's west Manifest when the caller has it (not read again)."""
+    found = of_tree(zephyr_tree(zephyr_base, topdir, manifest))
     if not found:
         return check(option or DEFAULT)
     version, path = found

@@ -102,7 +102,8 @@ def build(args):
     standin_work()
     amp = AmpCmake(opts["AMP_CMAKE"], kconfig) if opts.get("AMP_CMAKE") else None
     script = linker_script(spec, amp, kconfig, zdir)
-    elf = zdir / "zephyr.elf"
+    # as Zephyr names its image: CONFIG_KERNEL_BIN_NAME (default "zephyr")
+    elf = zdir / (kconfig.get("CONFIG_KERNEL_BIN_NAME", '"zephyr"').strip('"') + ".elf")
     if opts.get("STANDIN_PROBE"):
         cmd = probe_command(spec, amp, opts, zdir, elf)
     else:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import REPO, SYSTEMS, ZEPHYR_DTS, need, need_tool
 
 sys.path.insert(0, str(REPO / "scripts" / "west_commands"))

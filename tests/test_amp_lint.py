@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import REPO, ZEPHYR_DTS, need, need_tool
 
 COMMAND = REPO / "scripts" / "west_commands" / "amp_lint.py"
@@ -117,6 +118,7 @@ def test_the_files_amp_config_writes_agree(sysref, system, tmp_path):
     """Every system's generated overlays and a firmware linked with its generated files:
     no finding (a finding here is one that is not wrong)."""
     from test_amp_import import inputs
+
     from zephyr_amp import config
     root = REPO / "tests" / "data" / "boards"
     lay = config.generate(system, tmp_path / "gen", [root]).layout.to_json()
@@ -175,6 +177,7 @@ def test_no_zephyr_tree_is_could_not_run(sysref, tmp_path):
 def kv260_rpmsg(tmp_path_factory):
     """kv260-rpmsg's generated files and a firmware linked with them."""
     from test_amp_import import firmware
+
     from zephyr_amp import config
     root = tmp_path_factory.mktemp("elf")
     lay = config.generate(REPO / "systems" / "kv260-rpmsg.yaml", root / "gen").layout.to_json()
@@ -249,6 +252,7 @@ def test_a_vdev_without_its_buffer(sysref, kv260_rpmsg, tmp_path):
 def test_firmware_segment_outside_the_carveout(sysref, tmp_path):
     """kv260-ddr-carveouts runs rpu0 from a 1 MiB DDR carveout; cut it to 4 KiB."""
     from test_amp_import import firmware
+
     from zephyr_amp import config
     system = REPO / "tests" / "data" / "valid" / "kv260-ddr-carveouts.yaml"
     lay = config.generate(system, tmp_path / "gen").layout.to_json()

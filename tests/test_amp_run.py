@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, ZEPHYR_DTS, need, need_tool
 from helpers import preprocess, west_workspace  # noqa: F401 (a fixture)
 from zephyr_amp import config, run

@@ -13,8 +13,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, need_tool
 from elf import firmware as fw
+
+from conftest import REPO, need_tool
 
 COMMAND = REPO / 'scripts' / 'west_commands' / 'amp_validate.py'
 

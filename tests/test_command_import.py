@@ -3,9 +3,9 @@ on sys.path, and the library must import from beside it even when the
 package is not pip-installed (as in a user's west workspace)."""
 
 import subprocess
-from pathlib import Path
 import sys
 import sysconfig
+from pathlib import Path
 
 import pytest
 

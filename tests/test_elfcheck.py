@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from elf import firmware as fw
 from elf import handwritten as hw
+
+from conftest import REPO
 from zephyr_amp.elfcheck import RULES, ElfCheckError, check_elf, vring_size
 from zephyr_amp.elfread import ElfImage
 

@@ -21,8 +21,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import standin_workspace as standin
 import yaml
+
+import standin_workspace as standin
 from conftest import REPO, enclosing_workspace, need, need_tool
 from helpers import copy_project, git_commit_all, run, west_env
 
@@ -335,8 +336,8 @@ def test_installed_console_scripts_work_and_a_bare_copy_says_what_is_missing(tmp
                          check=False, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert str(project / "systems" / "kv260-rpmsg.yaml") in res.stdout
-    res = subprocess.run([str(venv / "bin" / "amp-validate"), "-h"], check=False, capture_output=True,
-                         text=True)
+    res = subprocess.run([str(venv / "bin" / "amp-validate"), "-h"], check=False,
+                         capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("usage: amp-validate")
 
     target = tmp_path / "plain"
@@ -522,8 +523,9 @@ def test_library_logs_reach_the_command_by_verbosity():
     """zephyr_amp.forward_logs: warnings always, info with -v, debug with -vv."""
     import logging
 
-    import zephyr_amp
     from west.commands import Verbosity
+
+    import zephyr_amp
 
     class Cmd:
         def __init__(self):

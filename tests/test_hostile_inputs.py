@@ -25,6 +25,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, need_tool
 from helpers import ALL_SYSTEMS, DATA, system_id, west_workspace  # noqa: F401
 from zephyr_amp import config

@@ -6,6 +6,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from conftest import need_tool
 from zephyr_amp import names, schema
 

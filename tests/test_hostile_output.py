@@ -16,6 +16,7 @@ import stat
 import sys
 
 import pytest
+
 from zephyr_amp import output
 from zephyr_amp.errors import AmpError, OutputError, UsageError
 

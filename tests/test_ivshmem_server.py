@@ -22,6 +22,7 @@ import sys
 import textwrap
 
 import pytest
+
 from conftest import REPO
 from zephyr_amp import ivshmem_server
 from zephyr_amp.ivshmem_server import IvshmemServer

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -150,7 +151,8 @@ def test_staging_sdk_is_the_one_the_pinned_zephyr_declares():
     assert str(wf["env"]["ZEPHYR_SDK_VERSION"]) == str(fact["sdk-version"])
     base = os.environ.get("ZEPHYR_BASE")
     if base and (Path(base) / "SDK_VERSION").is_file() and (Path(base) / "VERSION").is_file():
-        v = dict(re.findall(r"^(\w+)\s*=\s*(\S*)", (Path(base) / "VERSION").read_text(), re.MULTILINE))
+        text = (Path(base) / "VERSION").read_text()
+        v = dict(re.findall(r"^(\w+)\s*=\s*(\S*)", text, re.MULTILINE))
         if f"v{v.get('VERSION_MAJOR')}.{v.get('VERSION_MINOR')}.{v.get('PATCHLEVEL')}" == \
                 fact["zephyr"]:
             declared = (Path(base) / "SDK_VERSION").read_text().split()[0]
@@ -176,7 +178,8 @@ def test_staging_writes_and_publishes_junit_even_when_a_shard_cannot_start():
 JUNIT = """<?xml version="1.0"?>
 <testsuites><testsuite name="amp-build" tests="3">
 <testcase classname="kv260_r5" name="openamp_rsc_table"/>
-<testcase classname="kv260_r5" name="hello"><failure message="SEG-11: crosses a bank">x</failure></testcase>
+<testcase classname="kv260_r5" name="hello"><failure message="SEG-11: crosses a bank">x\
+</failure></testcase>
 <testcase classname="qemu" name="entropy"><skipped/></testcase>
 </testsuite></testsuites>
 """

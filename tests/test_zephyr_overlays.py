@@ -15,8 +15,17 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, need_tool
-from helpers import (ALL_SYSTEMS, BOARD_DTS, generated, layout_json, preprocess,  # noqa: F401
-                     region, system_id, view, zephyr_domains)
+from helpers import (  # noqa: F401
+    ALL_SYSTEMS,
+    BOARD_DTS,
+    generated,
+    layout_json,
+    preprocess,
+    region,
+    system_id,
+    view,
+    zephyr_domains,
+)
 
 edtlib = pytest.importorskip("devicetree.edtlib")
 

@@ -5,11 +5,11 @@ for every bundled and valid test system: clean, and with one change."""
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, SYSTEMS
+from elf import firmware as fw
 from zephyr_amp.elfcheck import check_elf
 from zephyr_amp.elfread import ElfImage
-
-from elf import firmware as fw
 
 # -- firmware built from what amp-config generates --------------------------
 

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import REPO
+from elf import handwritten as hw
 from zephyr_amp.elfcheck import RULES, check_elf
 from zephyr_amp.elfcheck.rules import Findings
-
-from elf import handwritten as hw
 
 # -- firmware with a hand-written table (tests/elf/handwritten.py) ------------
 

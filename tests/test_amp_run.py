@@ -710,3 +710,13 @@ def test_prepare_out_dir_generates_for_the_workspaces_zephyr(tmp_path, monkeypat
     (tree / "VERSION").write_text(V37.replace("= 3", "= 4").replace("= 7", "= 4"))
     with pytest.raises(AmpError, match="does not hold what"):
         run.prepare_out_dir(system, out)
+
+
+def test_default_output_is_where_amp_config_writes(tmp_path, monkeypatch):
+    """Without -o, amp-run generates into amp/<system> at the workspace top, the place
+    `west amp-config` writes by default (outside build/, which west build -p deletes)."""
+    monkeypatch.delenv("ZEPHYR_BASE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = run.prepare_out_dir(REPO / "systems" / "qemu-a53-virtio.yaml", topdir=str(tmp_path))
+    assert out == tmp_path / "amp" / "qemu-a53-virtio"
+    assert (out / "layout.json").is_file() and not (tmp_path / "build").exists()

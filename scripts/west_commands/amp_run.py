@@ -26,7 +26,7 @@ and monitor socket; wait until every --expect regex has matched its instance's
 console, the timeout, or an instance's exit; then stop everything it started
 and remove its sockets and memory files.
 
-SYSTEM.yaml is generated into DIR (-o, default build/amp/<system name>) when
+SYSTEM.yaml is generated into DIR (-o, default amp/<system name> at the workspace top) when
 DIR does not exist; an existing DIR must hold exactly what SYSTEM.yaml gives
 now (else run west amp-config again and rebuild the firmware). Instead of
 SYSTEM.yaml, an output directory of amp-config runs as it is.
@@ -42,7 +42,7 @@ One run at a time per DIR (a lock on DIR/run/amp-run.lock).
 Examples:
   west amp-run systems/qemu-a53-virtio.yaml --elf app=build/app/zephyr/zephyr.elf \\
       --expect 'app=Hello World'
-  west amp-run build/amp/qemu-a53-ivshmem --elf host=h.elf --elf remote=r.elf \\
+  west amp-run amp/qemu-a53-ivshmem --elf host=h.elf --elf remote=r.elf \\
       --expect 'host=PASS' --expect 'remote=PASS' --timeout 20
   west amp-run systems/qemu-a53-virtio.yaml --elf app=zephyr.elf --attach app
 
@@ -74,7 +74,7 @@ class AmpRun(WestCommand):
                             "amp-config")
         parser.add_argument("-o", "--out-dir", metavar="DIR",
                             help="output directory of SYSTEM.yaml (default "
-                            "build/amp/<system name>)")
+                            "amp/<system name> at the workspace top, as amp-config)")
         parser.add_argument("--elf", metavar="DOMAIN=PATH", type=pairs, action="append",
                             default=[], help="firmware of a QEMU domain (every one needs "
                             "one); a relative PATH is relative to the current directory")

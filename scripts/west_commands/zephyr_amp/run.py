@@ -549,9 +549,12 @@ def prepare_out_dir(system_path, out_dir=None, board_roots=(), config=None,
     from . import zephyr_version
     version = zephyr_version.target(topdir=topdir)
     result = config.configure(system_path, board_roots, zephyr_version=version)
-    out = Path(out_dir) if out_dir else config.default_out_dir(result.system.name)
+    # without -o: amp/<system> at the workspace top (or here), where amp-config writes
+    out = Path(out_dir) if out_dir else config.default_out_dir(result.system.name,
+                                                                topdir or ".")
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        config.generate(system_path, out, board_roots, zephyr_version=version)
+        from .output import write_outputs
+        write_outputs(result.files, out)
         return out
     stale = []
     for rel, text in sorted(result.files.items()):

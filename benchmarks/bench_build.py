@@ -46,7 +46,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +53,7 @@ sys.path.insert(0, str(REPO / "scripts" / "west_commands"))
 sys.path.insert(0, str(REPO / "tests"))
 
 import standin_workspace as sw  # noqa: E402
+from pairing import paired  # noqa: E402 - beside this script
 from zephyr_amp import build, matrix  # noqa: E402
 
 
@@ -128,25 +128,6 @@ def peak(results):
         running += delta
         most = max(most, running)
     return most
-
-
-def paired(pairs, rounds):
-    """{label: (floor times, times)}: every round runs every pair, floor and
-    measurement back to back, the floor first in even rounds and second in odd
-    ones; the pairs start one further along each round. One warm-up pass first."""
-    for _, floor, fn in pairs:
-        floor()
-        fn()
-    out = {label: ([], []) for label, _, _ in pairs}
-    for r in range(rounds):
-        k = r % len(pairs)
-        for label, floor, fn in pairs[k:] + pairs[:k]:
-            order = [(0, floor), (1, fn)] if r % 2 == 0 else [(1, fn), (0, floor)]
-            for side, f in order:
-                t0 = time.perf_counter()
-                f()
-                out[label][side].append(time.perf_counter() - t0)
-    return out
 
 
 def main():

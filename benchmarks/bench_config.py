@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pairing import paired  # noqa: E402 - beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts" / "west_commands"))
 
@@ -131,24 +133,6 @@ def process(cmd, cwd, env):
         if r.returncode:
             sys.exit(f"{' '.join(map(str, cmd))} failed:\n{r.stdout}{r.stderr}")
     return fn
-
-
-def paired(pairs, rounds):
-    """{label: (floor times, times)}: every round runs every pair back to back,
-    the floor first in even rounds and second in odd ones. One warm-up pass."""
-    for _, floor, fn in pairs:
-        floor()
-        fn()
-    out = {label: ([], []) for label, _, _ in pairs}
-    for r in range(rounds):
-        k = r % len(pairs)
-        for label, floor, fn in pairs[k:] + pairs[:k]:
-            order = [(0, floor), (1, fn)] if r % 2 == 0 else [(1, fn), (0, floor)]
-            for side, f in order:
-                t0 = time.perf_counter()
-                f()
-                out[label][side].append(time.perf_counter() - t0)
-    return out
 
 
 def whole_process(tmp, env, manifest, big, boards, rounds):

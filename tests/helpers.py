@@ -24,6 +24,35 @@ TEST_BOARDS = DATA / "boards"
 EXTRA_SYSTEMS = sorted((DATA / "valid").glob("*.yaml"))
 ALL_SYSTEMS = list(SYSTEMS) + EXTRA_SYSTEMS
 
+
+# A minimal firmware around a generated resource table (the Zephyr 4.4 API) and the
+# linker script that places it with the generated amp_memory.ld and amp_sections.ld
+# (inside SECTIONS, as amp_sections.ld's header says); {region} is the first load region.
+TABLE_START_C = """\
+#include "resource_table.h"
+volatile int amp_table_length;
+void _start(void)
+{
+	void *table;    /* rsc_table_get(void **, int *) */
+	int length;
+	rsc_table_get(&table, &length);
+	amp_table_length = length;
+	for (;;) {
+	}
+}
+"""
+TABLE_LINK_LD = """\
+INCLUDE amp_memory.ld
+ENTRY(_start)
+SECTIONS
+{{
+	.text : {{ *(.text*) *(.rodata*) }} > {region}
+	.data : {{ *(.data*) *(.bss*) *(COMMON) }} > {region}
+	INCLUDE amp_sections.ld
+	/DISCARD/ : {{ *(.comment) *(.note*) *(.ARM.attributes) *(.eh_frame*) }}
+}}
+"""
+
 # Zephyr board target -> (dts/<arch>, board DTS relative to a Zephyr tree)
 BOARD_DTS = {
     "kv260_r5": ("arm", "boards/amd/kv260_r5/kv260_r5.dts"),

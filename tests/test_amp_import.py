@@ -19,6 +19,7 @@ import sys
 import pytest
 
 from conftest import REPO, SYSTEMS, ZEPHYR_DTS, need, need_tool
+from helpers import TABLE_LINK_LD, TABLE_START_C
 
 sys.path.insert(0, str(REPO / "scripts" / "west_commands"))
 from zephyr_amp import config
@@ -42,30 +43,6 @@ NOT_YET = {
                         "ivshmem-server.args, which the readers do not take)",
 }
 
-START_C = """\
-#include "resource_table.h"
-volatile int amp_table_length;
-void _start(void)
-{
-	struct fw_resource_table *table;
-	int length;
-	rsc_table_get(&table, &length);
-	amp_table_length = length;
-	for (;;) {
-	}
-}
-"""
-LINK_LD = """\
-INCLUDE amp_memory.ld
-ENTRY(_start)
-SECTIONS
-{{
-	.text : {{ *(.text*) *(.rodata*) }} > {region}
-	.data : {{ *(.data*) *(.bss*) *(COMMON) }} > {region}
-	INCLUDE amp_sections.ld
-	/DISCARD/ : {{ *(.comment) *(.note*) *(.ARM.attributes) *(.eh_frame*) }}
-}}
-"""
 CC = {"arm": ("arm-none-eabi-gcc", ["-mcpu=cortex-r5", "-marm"]),
       "aarch64": ("aarch64-linux-gnu-gcc", ["-mcpu=cortex-a53", "-mgeneral-regs-only",
                                             "-fno-pic"])}
@@ -90,8 +67,8 @@ def firmware(gen, name, layout, work):
     cc, flags = CC[dom["arch"]]
     cc = need_tool(cc)
     work.mkdir(parents=True, exist_ok=True)
-    (work / "start.c").write_text(START_C)
-    (work / "link.ld").write_text(LINK_LD.format(region=dom["load_regions"][0]))
+    (work / "start.c").write_text(TABLE_START_C)
+    (work / "link.ld").write_text(TABLE_LINK_LD.format(region=dom["load_regions"][0]))
     base = [cc, *flags, "-O1", "-ffreestanding", "-nostdlib", "-Wl,--build-id=none",
             "-Wl,--no-warn-rwx-segments", "-static", "-I", str(gen / name)]
     elf = work / f"{name}.elf"

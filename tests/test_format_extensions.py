@@ -22,6 +22,7 @@ import sys
 import pytest
 
 from conftest import REPO, need, need_tool
+from helpers import TABLE_LINK_LD, TABLE_START_C
 from zephyr_amp import config
 from zephyr_amp.errors import AmpError
 from zephyr_amp.readers import dts as dts_reader
@@ -50,30 +51,6 @@ links:
     remote: rpu0
 """
 
-START_C = """\
-#include "resource_table.h"
-volatile int amp_table_length;
-void _start(void)
-{
-	void *table;    /* Zephyr 4.4 API: rsc_table_get(void **, int *) */
-	int length;
-	rsc_table_get(&table, &length);
-	amp_table_length = length;
-	for (;;) {
-	}
-}
-"""
-LINK_LD = """\
-INCLUDE amp_memory.ld
-ENTRY(_start)
-SECTIONS
-{{
-	.text : {{ *(.text*) *(.rodata*) }} > {region}
-	.data : {{ *(.data*) *(.bss*) *(COMMON) }} > {region}
-	INCLUDE amp_sections.ld
-	/DISCARD/ : {{ *(.comment) *(.note*) *(.ARM.attributes) *(.eh_frame*) }}
-}}
-"""
 
 
 def generate(tmp_path, domain="", link="", pools=""):
@@ -112,9 +89,9 @@ def table(out, layout, tmp_path, domain="rpu0"):
     """(section address, parsed entries) of the table in a linked image."""
     cc = need_tool("arm-none-eabi-gcc")
     gen = out / domain
-    (tmp_path / "start.c").write_text(START_C)
+    (tmp_path / "start.c").write_text(TABLE_START_C)
     first = layout["domains"][domain]["load_regions"][0]
-    (tmp_path / "link.ld").write_text(LINK_LD.format(region=first))
+    (tmp_path / "link.ld").write_text(TABLE_LINK_LD.format(region=first))
     elf = tmp_path / "fw.elf"
     subprocess.run([cc, "-mcpu=cortex-r5", "-marm", "-O1", "-ffreestanding", "-nostdlib",
                     "-Wall", "-Werror", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments",

@@ -21,7 +21,14 @@ import subprocess
 import pytest
 
 from conftest import need, need_tool
-from helpers import ALL_SYSTEMS, generated, layout_json, system_id, zephyr_domains  # noqa: F401
+from helpers import (  # noqa: F401
+    ALL_SYSTEMS,
+    TABLE_LINK_LD,
+    generated,
+    layout_json,
+    system_id,
+    zephyr_domains,
+)
 
 ELFFile = pytest.importorskip("elftools.elf.elffile").ELFFile
 
@@ -52,19 +59,6 @@ void _start(void)
 }
 """
 
-LINK_LD = """\
-/* Test linker script: MEMORY from the generated amp_memory.ld, and the
- * generated amp_sections.ld inside SECTIONS, as the file's header says. */
-INCLUDE amp_memory.ld
-ENTRY(_start)
-SECTIONS
-{{
-	.text : {{ *(.text*) *(.rodata*) }} > {region}
-	.data : {{ *(.data*) *(.bss*) *(COMMON) }} > {region}
-	INCLUDE amp_sections.ld
-	/DISCARD/ : {{ *(.comment) *(.note*) *(.ARM.attributes) *(.eh_frame*) }}
-}}
-"""
 
 
 def _cc(arch):
@@ -112,7 +106,7 @@ def builds(generated, tmp_path_factory):  # noqa: F811
             cc, cflags, ldflags = _cc(arch)
             (work / "start.c").write_text(START_C)
             first = layout["domains"][name]["load_regions"][0]
-            (work / "link.ld").write_text(LINK_LD.format(region=first))
+            (work / "link.ld").write_text(TABLE_LINK_LD.format(region=first))
             _run([cc, *cflags, *CFLAGS, "-I", b.gen_dir, "-c", "start.c", "-o", "start.o"],
                  work)
             _run([cc, *cflags, *ldflags, "-nostdlib", "-Wl,--build-id=none",

@@ -93,13 +93,15 @@ def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("amp")
     cache = {}
 
-    def run(system):
-        system = Path(system)
-        if system not in cache:
-            out = root / system_id(system).replace(":", "_")
-            config.generate(system, out, board_roots=[TEST_BOARDS])
-            cache[system] = out
-        return cache[system]
+    def run(system, zephyr="4.4"):
+        """zephyr: the Zephyr version the files target."""
+        key = (Path(system), zephyr)
+        if key not in cache:
+            out = root / (system_id(key[0]).replace(":", "_") + ("" if zephyr == "4.4"
+                                                                  else f"-{zephyr}"))
+            config.generate(key[0], out, board_roots=[TEST_BOARDS], zephyr_version=zephyr)
+            cache[key] = out
+        return cache[key]
 
     return run
 
@@ -126,8 +128,38 @@ def view(reg, domain):
     return reg["views"].get(domain, reg["base"])
 
 
-def preprocess(zephyr_root, target, overlays, out, extra_roots=()):
-    """cpp the board DTS plus overlays as Zephyr does; returns the .pre path."""
+# What Zephyr v4.4's boards declare differently from v3.7's, as DTS applied after a v3.7
+# board DTS (tests/data/zephyr-4.4/README.md)
+V44_DELTA = DATA / "zephyr-4.4"
+ZEPHYR_SHAPES = ("4.4", "3.7")
+
+
+def tree_version(zephyr_root):
+    """'MAJOR.MINOR' of a Zephyr tree (its VERSION file); the fixtures, which have none,
+    are v3.7.0's files."""
+    from zephyr_amp import zephyr_version
+    found = zephyr_version.of_tree(Path(zephyr_root))
+    return found[0] if found else "3.7"
+
+
+def board_files(zephyr_root, target, zephyr="3.7"):
+    """The board DTS of target and, for zephyr="4.4" on a v3.7 tree, the file that
+    turns it into what v4.4 declares (when that board changed)."""
+    arch, dts = BOARD_DTS[target]
+    files = [Path(zephyr_root) / dts]
+    tree = tree_version(zephyr_root)
+    if zephyr == "3.7" and tree != "3.7":
+        pytest.skip(f"the Zephyr tree at {zephyr_root} is {tree}, not 3.7")
+    delta = V44_DELTA / f"{target}.dtsi"
+    if zephyr == "4.4" and tree == "3.7" and delta.is_file():
+        files.append(delta)
+    return files
+
+
+def preprocess(zephyr_root, target, overlays, out, extra_roots=(), zephyr="4.4"):
+    """cpp the board DTS plus overlays as Zephyr does; returns the .pre path.
+    zephyr: the board's shape, "4.4" (board_files(); what the generated files target by
+    default) or "3.7" (the tree as it is)."""
     arch, dts = BOARD_DTS[target]
     cpp = shutil.which("cpp")
     cmd = [cpp, "-x", "assembler-with-cpp", "-nostdinc"]
@@ -135,7 +167,8 @@ def preprocess(zephyr_root, target, overlays, out, extra_roots=()):
         for sub in ("include", "include/zephyr", "dts/common", f"dts/{arch}", "dts"):
             if (Path(root) / sub).is_dir():
                 cmd += ["-isystem", str(Path(root) / sub)]
-    cmd += ["-include", str(Path(zephyr_root) / dts)]
+    for board_file in board_files(zephyr_root, target, zephyr):
+        cmd += ["-include", str(board_file)]
     for overlay in overlays:
         cmd += ["-include", str(overlay)]
     pre = Path(out) / "zephyr.dts.pre"

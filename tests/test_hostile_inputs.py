@@ -706,7 +706,7 @@ ROUND2 = [
       'the last GIC SPI; use at most 972 slots'), None),
     ("board-pci-vendor-17-bits", "numbers",
      qboard_edit("vendor-id: 0x1af4", "vendor-id: 0x11af4"), 1,
-     ("{qboard}:46:14: ivshmem.vendor-id: 0x11af4 is not a 16-bit PCI ID; use QEMU's ivshmem "
+     ("{qboard}:50:14: ivshmem.vendor-id: 0x11af4 is not a 16-bit PCI ID; use QEMU's ivshmem "
       'IDs, vendor 0x1af4 and device 0x1110'), None),
     # -- messages -----------------------------------------------------------------------------
     ("board-utf16", "messages",

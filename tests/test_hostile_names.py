@@ -170,7 +170,8 @@ def test_every_schema_pattern_matches_the_whole_value(name):
     patterns = _patterns(schema.whole_matches(schema.load_schema(name)), [])
     assert patterns, "the schema has no patterns?"
     for p in patterns:
-        sample = next((w for w in ("abc", "split", "lockstep", "a-1") if re.match(p, w)), None)
+        sample = next((w for w in ("abc", "split", "lockstep", "a-1", "4.4") if re.match(p, w)),
+                      None)
         assert sample, f"no sample word matches {p}"
         assert not re.match(p, sample + "\n") and not re.search(p, sample + "\n"), p
 

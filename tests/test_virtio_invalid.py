@@ -20,6 +20,8 @@ BOARDS = INVALID / "boards"
 
 # (file, line, column, message after "file:line:column: ")
 CASES = [
+    ('board_slot_held_by_other.yaml', 11, 39,
+     "links[0].devices[0].slot: slot 0 of domain app holds device net0, but Zephyr's qemu_cortex_a53 board.cmake attaches its own QEMU entropy device to virtio-mmio-bus.0 (west build -t run); give rng0 slot 0 and net0 another"),
     ('buffer_size_zero.yaml', 14, 46,
      'links[0].devices[0].buffer-size: buffer-size is 0; give the bytes one descriptor carries, e.g. 2048'),
     ('devices_empty.yaml', 10, 14,
@@ -28,6 +30,8 @@ CASES = [
      "links[0].driver: driver 'lnx' runs linux; this tool generates virtio driver files for Zephyr only; make a Zephyr domain the driver"),
     ('duplicate_device_name.yaml', 12, 16,
      "links[0].devices[1].name: device 'rng0' is already in this link (devices[0]); give each device its own name"),
+    ('entropy_not_in_board_slot.yaml', 11, 43,
+     "links[0].devices[0].slot: entropy device rng0 is in slot 3, but Zephyr's qemu_cortex_a53 board.cmake attaches its own QEMU entropy device to virtio-mmio-bus.0 (west build -t run); give it slot 0, or leave slot out"),
     ('hvl_between_qemu_instances.yaml', 11, 16,
      'links[0].transport: on board qemu_cortex_a53 every domain is its own QEMU instance, so driver and device share no memory; use an ivshmem link, or transport: native'),
     ('hvl_device_is_zephyr.yaml', 13, 13,

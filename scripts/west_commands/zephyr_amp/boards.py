@@ -8,7 +8,7 @@ see boards/kv260.yaml.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -79,6 +79,7 @@ class Memory:
     size: int
     shared: bool = False
     alloc_from: int = None
+    by_zephyr: tuple = ()      # ((version, size), ...): the size with that Zephyr's board
 
     @property
     def end(self) -> int:
@@ -140,6 +141,7 @@ class VirtioMmio:
     dt_parent: Optional[str] = None
     dt_label: Optional[str] = None
     qemu_args: tuple = ()
+    board_slots: tuple = ()     # ((device type, slot), ...) that Zephyr's board.cmake uses
 
     @property
     def end(self) -> int:
@@ -178,6 +180,15 @@ class Board:
     ivshmem: Optional[IvshmemPci] = None
     ipi_registers: dict = None # register name -> offset from an IPI agent's reg
     linux_reserved: tuple = ()  # [LinuxReserved] of the base Linux devicetree
+
+    def for_zephyr(self, version: str) -> "Board":
+        """The board as the given Zephyr ('MAJOR.MINOR') has it: a memory that the
+        Zephyr's board files declare larger (its QEMU machine) takes that size."""
+        sizes = [dict(m.by_zephyr).get(version) for m in self.memory]
+        if not any(sizes):
+            return self
+        return replace(self, memory=[replace(m, size=size) if size else m
+                                     for m, size in zip(self.memory, sizes)])
 
     def memory_named(self, name: str) -> Optional[Memory]:
         return next((m for m in self.memory if m.name == name), None)
@@ -244,7 +255,9 @@ def load_board(name: str, extra=()) -> Board:
     memory = [Memory(m["name"], m["kind"], size(("memory", i, "base"), m["base"]),
                      size(("memory", i, "size"), m["size"]), bool(m.get("shared", False)),
                      size(("memory", i, "alloc-from"), m["alloc-from"])
-                     if "alloc-from" in m else None)
+                     if "alloc-from" in m else None,
+                     tuple((str(v), size(("memory", i, "size-by-zephyr", v), n))
+                           for v, n in (m.get("size-by-zephyr") or {}).items()))
               for i, m in enumerate(d["memory"])]
     ipi = {p["name"]: Ipi(p["name"], p["ipi-id"], size(("ipi", i, "reg"), p["reg"]), p["irq"],
                           p.get("zephyr-node"), p.get("core"),
@@ -310,7 +323,8 @@ def _virtio_mmio(d, size) -> Optional[VirtioMmio]:
         return None
     return VirtioMmio(size(("virtio-mmio", "base"), v["base"]),
                       size(("virtio-mmio", "stride"), v["stride"]), v["slots"], v["first-spi"],
-                      v.get("dt-parent"), v.get("dt-label"), tuple(v.get("qemu-args", [])))
+                      v.get("dt-parent"), v.get("dt-label"), tuple(v.get("qemu-args", [])),
+                      tuple(sorted((v.get("board-slots") or {}).items())))
 
 
 def _qemu(d) -> Optional[Qemu]:

@@ -444,7 +444,7 @@ class Placer:
         self._not_larger(mem, size, path, what)
         if size is not None and not (mem.base <= base and base + size <= mem.end):
             raise self.err(path, f"{what} [{base:#x}, {base + size:#x}) is outside {mem.name} "
-                           f"[{mem.base:#x}, {mem.end:#x})",
+                           f"[{mem.base:#x}, {mem.end:#x}){self._with_zephyr(mem)}",
                            f"give a base between {mem.base:#x} and {mem.end - size:#x}")
         if base % self.page:
             raise self.err(path, f"{what} base {base:#x} is not aligned to the "
@@ -452,6 +452,17 @@ class Placer:
         if size is not None:
             self.allocators[mem.name].take(base, size)
         return mem
+
+    def _with_zephyr(self, mem: Memory) -> str:
+        """' with Zephyr 3.7's board (Zephyr 4.4's has 128 MiB)' when the memory's size
+        is the targeted Zephyr's; '' when every Zephyr has the same."""
+        other = [(v, n) for v, n in mem.by_zephyr if n != mem.size]
+        if not other:
+            return ""
+        from .memmap import human
+        v, n = other[0]
+        return (f" with Zephyr {self.system.zephyr_version}'s {self.board.name} (Zephyr "
+                f"{v}'s has {human(n)} there)")
 
     def _not_larger(self, mem: Memory, size: Optional[int], base_path: tuple,
                     what: str) -> None:

@@ -140,7 +140,8 @@ class Checker:
     def system(self) -> System:
         d = self.d
         try:
-            board = boards_mod.load_board(d["board"], self.board_roots)
+            board = boards_mod.load_board(d["board"], self.board_roots).for_zephyr(
+                self.zephyr_version)
         except LookupError:
             raise self.err(("board",), f"unknown board '{d['board']}'",
                            boards_mod.unknown_board_hint(d["board"], self.board_roots)) from None

@@ -63,35 +63,14 @@ class VirtioNative(VirtioMmioKind):
             raise ctx.err(p + ("transport",) if "transport" in ld else p,
                           f"board {board.name} has no virtio-mmio transports of its own",
                           "use transport: hvl (virtio-mmio windows in shared memory)")
-        # driver domain -> slot -> (device, path, given automatically)
+        # driver domain -> slot -> (device, path, given automatically, type)
         taken = ctx.memo.setdefault("virtio-slots", {}).setdefault(driver.name, {})
-        last = vm.slots - 1
         for dev in link.devices:
-            if dev.slot is None:
-                continue
-            sp = dev.path + ("slot",)
-            if not 0 <= dev.slot <= last:
-                raise ctx.err(sp, f"slot {dev.slot} is out of range: board {board.name} has "
-                              f"{vm.slots} virtio-mmio transports",
-                              f"use a slot from 0 to {last}, or leave slot out")
-            if dev.slot in taken:
-                other, path, auto = taken[dev.slot]
-                raise ctx.err(sp, f"slot {dev.slot} of domain {driver.name} is already taken "
-                              f"by device {other} ({key_text(path)}"
-                              f"{', given it automatically' if auto else ''})",
-                              "give each device its own slot, or leave slot out")
-            taken[dev.slot] = (dev.name, dev.path, False)
-        devices = []
-        for dev in link.devices:
-            if dev.slot is None:
-                free = next((n for n in range(vm.slots) if n not in taken), None)
-                if free is None:
-                    raise ctx.err(dev.path, f"no virtio-mmio slot is left for device "
-                                  f"{dev.name}: domain {driver.name} uses all {vm.slots}",
-                                  "remove devices")
-                dev = with_slot(dev, free)
-                taken[free] = (dev.name, dev.path, True)
-            devices.append(dev)
+            if dev.slot is not None:
+                _take(ctx, board, driver, taken, dev, auto=False)
+        devices = [_auto_slot(ctx, vm, driver, taken, dev, link.devices)
+                   if dev.slot is None else dev for dev in link.devices]
+        _board_slots(ctx, board, driver, taken, devices)
         return replace(link, devices=tuple(devices))
 
     # -- layout --------------------------------------------------------------------
@@ -139,7 +118,7 @@ class VirtioNative(VirtioMmioKind):
         names = ", ".join(lk.link.name for lk in layouts)
         out.kconfig += [
             Kconfig("VIRTIO", "y", f"virtio core for {names}: QEMU's devices on its transports"),
-            Kconfig("VIRTIO_MMIO", "y", "the virtio,mmio nodes of amp.overlay (Zephyr main; "
+            Kconfig("VIRTIO_MMIO", "y", "the virtio,mmio nodes of amp.overlay (Zephyr 4.x; "
                     "v3.7 has no virtio drivers)")]
         if any(d.device.type == "entropy" for lk in layouts for d in lk.devices):
             out.kconfig += [
@@ -170,3 +149,57 @@ def _queue_sizes(ctx, link: VirtioMmioLink) -> None:
 
 KIND = VirtioNative()
 
+
+
+def _take(ctx: CheckContext, board, driver: Domain, taken: dict, dev, auto: bool) -> None:
+    """Claim dev.slot of the driver's transports for dev, or say why it cannot have it."""
+    vm, sp = board.virtio_mmio, dev.path + ("slot",)
+    if not 0 <= dev.slot < vm.slots:
+        raise ctx.err(sp, f"slot {dev.slot} is out of range: board {board.name} has "
+                      f"{vm.slots} virtio-mmio transports",
+                      f"use a slot from 0 to {vm.slots - 1}, or leave slot out")
+    if dev.slot in taken:
+        other, path, other_auto, _ = taken[dev.slot]
+        raise ctx.err(sp, f"slot {dev.slot} of domain {driver.name} is already taken "
+                      f"by device {other} ({key_text(path)}"
+                      f"{', given it automatically' if other_auto else ''})",
+                      "give each device its own slot, or leave slot out")
+    taken[dev.slot] = (dev.name, dev.path, auto, virtio.device_type(dev.type).name)
+
+
+def _auto_slot(ctx: CheckContext, vm, driver: Domain, taken: dict, dev, devices):
+    """dev in the slot Zephyr's board.cmake gives its type when that is free, else in the
+    lowest free slot that board.cmake does not keep for a type this link has."""
+    kind = virtio.device_type(dev.type).name
+    kept = {slot for t, slot in vm.board_slots
+            if any(virtio.device_type(d.type).name == t for d in devices)}
+    mine = [slot for t, slot in vm.board_slots if t == kind and slot not in taken]
+    free = mine[:1] or [n for n in range(vm.slots) if n not in taken and n not in kept][:1]
+    if not free:
+        raise ctx.err(dev.path, f"no virtio-mmio slot is left for device "
+                      f"{dev.name}: domain {driver.name} uses all {vm.slots}",
+                      "remove devices")
+    dev = with_slot(dev, free[0])
+    taken[free[0]] = (dev.name, dev.path, True, kind)
+    return dev
+
+
+def _board_slots(ctx: CheckContext, board, driver: Domain, taken: dict, devices) -> None:
+    """Zephyr's board.cmake attaches some QEMU devices itself (qemu_cortex_a53: with
+    CONFIG_ENTROPY_VIRTIO=y, virtio-rng-device on virtio-mmio-bus.0): when the driver has
+    a device of that type, the slot must hold one, or `west build -t run` puts two
+    devices on one bus (QEMU refuses) or the entropy device where Zephyr does not look."""
+    for kind, slot in board.virtio_mmio.board_slots:
+        ours = [d for d in devices if virtio.device_type(d.type).name == kind]
+        if not ours or taken.get(slot, (None,) * 4)[3] == kind:
+            continue
+        why = (f"Zephyr's {board.name} board.cmake attaches its own QEMU {kind} device "
+               f"to virtio-mmio-bus.{slot} (west build -t run)")
+        if slot in taken:
+            other, path, _, _ = taken[slot]
+            raise ctx.err(path + ("slot",), f"slot {slot} of domain {driver.name} holds "
+                          f"device {other}, but {why}",
+                          f"give {ours[0].name} slot {slot} and {other} another")
+        raise ctx.err(ours[0].path + ("slot",), f"{kind} device {ours[0].name} is in slot "
+                      f"{ours[0].slot}, but {why}",
+                      f"give it slot {slot}, or leave slot out")

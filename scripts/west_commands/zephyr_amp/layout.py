@@ -25,6 +25,7 @@ System in, same Layout out. Layout.from_json() reads a layout.json back.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -311,20 +312,35 @@ class Layout:
 # ---------------------------------------------------------------------------
 
 class _Allocator:
-    """First-fit, upward, in one board memory; user-fixed ranges are holes."""
+    """First-fit, upward, in one board memory; user-fixed ranges are holes.
+
+    taken stays sorted by start; the ranges before `passed` end at or below the cursor,
+    which only moves up, so an allocation looks at the ranges from there to the first
+    one that starts above it: linear in the ranges it meets, not in all of them."""
 
     def __init__(self, memory):
         self.memory = memory
         self.cursor = memory.alloc_from if memory.alloc_from is not None else memory.base
         self.taken = []
+        self.passed = 0
 
     def take(self, base: int, size: int) -> None:
-        self.taken.append((base, base + size))
+        hole = (base, base + size)
+        i = bisect.bisect(self.taken, hole)
+        self.taken.insert(i, hole)
+        if i < self.passed:
+            self.passed = self.passed + 1 if hole[1] <= self.cursor else i
 
     def alloc(self, size: int, align: int) -> Optional[int]:
+        taken = self.taken
+        while self.passed < len(taken) and taken[self.passed][1] <= self.cursor:
+            self.passed += 1
         base = align_up(self.cursor, align)
-        for lo, hi in sorted(self.taken):       # sorted by start: one pass moves past all
-            if base < hi and lo < base + size:
+        for i in range(self.passed, len(taken)):
+            lo, hi = taken[i]
+            if lo >= base + size:
+                break
+            if base < hi:
                 base = align_up(hi, align)
         if base + size > self.memory.end:
             return None

@@ -126,3 +126,12 @@ links:
                      "rng0": (0, "virtio-mmio-bus.0")}
     args = (tmp_path / "out" / "app" / "qemu.args").read_text().splitlines()
     assert "virtio-rng-device,bus=virtio-mmio-bus.0,id=virtio0_rng0" in args
+
+
+def test_board_facts_say_what_changes_with_the_zephyr():
+    from zephyr_amp import boards, describe
+    r5 = describe.board_facts(boards.load_board("qemu_cortex_r5"))
+    assert "ddr_low  ddr   0x00000000..0x04000000 64M" in r5
+    assert "; 128M with Zephyr 4.4" in r5
+    a53 = describe.board_facts(boards.load_board("qemu_cortex_a53"))
+    assert "  slot 0: entropy devices (Zephyr's board.cmake attaches one there)" in a53

@@ -73,8 +73,9 @@ def board_facts(board: Board) -> str:
     for m in board.memory:
         shared = ", shared" if m.shared else ""
         alloc = f", allocation from {_hex(m.alloc_from)}" if m.alloc_from is not None else ""
+        by = "".join(f"; {_size(n)} with Zephyr {v}" for v, n in m.by_zephyr)
         lines.append(f"  {m.name:<8} {m.kind:<5} {_hex(m.base)}..{_hex(m.end)} "
-                     f"{_size(m.size)}{shared}{alloc}")
+                     f"{_size(m.size)}{shared}{alloc}{by}")
     if board.mailboxes:
         lines += ["", "mailboxes (links[].mailbox, links[].ipi):"]
         lines += [f"  {mb.name:<10} between {', '.join(mb.between)}" for mb in board.mailboxes]
@@ -82,4 +83,6 @@ def board_facts(board: Board) -> str:
         v = board.virtio_mmio
         lines += ["", (f"virtio-mmio transports (devices[].slot): {v.slots} slots at "
                        f"{_hex(v.base)} + N x {_hex(v.stride)}, SPI {v.first_spi} + N")]
+        lines += [f"  slot {slot}: {kind} devices (Zephyr's board.cmake attaches one there)"
+                  for kind, slot in v.board_slots]
     return "\n".join(lines) + "\n"

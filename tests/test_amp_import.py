@@ -31,17 +31,7 @@ LINUX = SYSREF / "linux" / "dts" / "xilinx" / "zynqmp-openamp.dtso"
 ZEPHYR = SYSREF / "zephyr" / "rpmsg_multi_services" / "boards" / "kv260_r5.overlay"
 
 # Bundled systems the import does not reproduce yet, and why (strict: a fix shows).
-HVL = ("hypervisorless virtio: the queue sizes are in no file the setup has (the "
-       "generated overlay names them in comments only, the firmware in .shared.vring.N "
-       "sections a real driver defines), and the readers do not take the "
-       "openamp,virtio-hvl node yet")
-NOT_YET = {
-    "kv260-hvl": HVL,
-    "qemu-r5-hvl": HVL,
-    "qemu-a53-ivshmem": "ivshmem links: the BAR layout is in neither devicetree (PCI "
-                        "enumeration places it; its size is in qemu.args and "
-                        "ivshmem-server.args, which the readers do not take)",
-}
+NOT_YET = {}
 
 CC = {"arm": ("arm-none-eabi-gcc", ["-mcpu=cortex-r5", "-marm"]),
       "aarch64": ("aarch64-linux-gnu-gcc", ["-mcpu=cortex-a53", "-mgeneral-regs-only",
@@ -79,13 +69,20 @@ def firmware(gen, name, layout, work):
 
 
 def inputs(gen, layout, work):
+    """What a user of the generated setup passes: the Linux overlay and the HVL device
+    file, per Zephyr domain its overlay, layout header and firmware, the QEMU command
+    lines and the ivshmem servers' arguments."""
     files = sorted(str(p) for p in gen.glob("*/amp.dtso"))
+    files += sorted(str(p) for p in gen.glob("*/*.hvl.json"))
     for name, dom in sorted(layout["domains"].items()):
         if dom["os"] == "zephyr":
             files.append(str(gen / name / "amp.overlay"))
+            files.append(str(gen / name / "amp_layout.h"))
             elf = firmware(gen, name, layout, work / "fw")
             if elf:
                 files.append(str(elf))
+    files += sorted(str(p) for p in gen.glob("*/qemu.args"))
+    files += sorted(str(p) for p in gen.glob("*/ivshmem-server.args"))
     return files
 
 

@@ -21,6 +21,11 @@ _SERVER_VALUE = {"p": "pidfile", "S": "socket", "m": "shm", "M": "shm", "l": "si
 _SERVER_FLAG = {"h", "v", "F"}
 _QEMU_WORDS = {"-device", "-chardev", "-object", "-machine", "-cpu", "-kernel", "-nographic",
                "-nic", "-netdev", "-global", "-smp", "-serial", "-monitor", "-append"}
+# what a QEMU command line has at least one of (else it is some other tool's)
+_QEMU_ANY = _QEMU_WORDS | {"-m", "-M", "-S", "-s", "-bios", "-drive", "-display", "-icount",
+                           "-semihosting", "-semihosting-config", "-d", "-D", "-name", "-rtc",
+                           "-accel", "-enable-kvm", "-initrd", "-dtb", "-L", "-vga", "-net"}
+_OPTION = re.compile(r"--?[A-Za-z]")
 _SIZE = re.compile(r"(\d+)(?:\.0*)?\s*([bkmgtpe]?)i?b?", re.IGNORECASE)
 _SHIFT = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 _SHELL_HINT = re.compile(r"^\s*(-\S+\s+\S|\S+\s*\\$|#|qemu-system|ivshmem-server)")
@@ -32,7 +37,7 @@ def looks_like_args(path: Path, text: str) -> bool:
         return True
     words = [ln.strip() for ln in text.splitlines() if ln.strip() and
              not ln.lstrip().startswith("#")]
-    return bool(words) and (words[0].startswith("-") or
+    return bool(words) and (bool(_OPTION.match(words[0])) or
                             Path(words[0].split()[0]).name.startswith(("qemu-system",
                                                                        "ivshmem-server")))
 
@@ -66,7 +71,7 @@ def _program(args, display, names):
         raise InputError(display, 0, 0, "", "is an empty arguments file",
                          "give the QEMU or ivshmem-server arguments, one per line")
     first, line = args[0]
-    if first.startswith("-"):
+    if _OPTION.match(first):
         return args
     if Path(first).name.startswith(names):
         return args[1:]
@@ -104,6 +109,12 @@ def options(value: str) -> tuple:
 
 def read_qemu(text: str, display: str) -> F.QemuFacts:
     args = _program(tokens(text, display), display, ("qemu",))
+    opts = ["-" + a.lstrip("-") for a, _ in args if _OPTION.match(a)]
+    if not any(o in _QEMU_ANY for o in opts):
+        raise InputError(display, args[0][1], 0, "", "is not a QEMU command line: none of "
+                         f"its options ({', '.join(opts[:4]) or 'none'}) is QEMU's",
+                         "give QEMU's arguments (qemu.args) or ivshmem-server's "
+                         "(ivshmem-server.args), one per line")
     chardevs, objects, devices = {}, {}, []
     for i, (tok, line) in enumerate(args):
         opt = "-" + tok.lstrip("-") if tok.startswith("-") else None

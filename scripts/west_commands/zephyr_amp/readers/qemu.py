@@ -48,21 +48,29 @@ def tokens(text: str, display: str) -> list:
     lines = text.splitlines()
     if not any(_SHELL_HINT.match(ln) for ln in lines):
         return [(ln.strip(), n) for n, ln in enumerate(lines, 1) if ln.strip()]
-    out, buf, start = [], "", 0
+    out, parts = [], []
     for n, ln in enumerate(lines + [""], 1):
-        if not buf:
-            start = n
+        parts.append((ln[:-1] if ln.endswith("\\") else ln, n))
         if ln.endswith("\\"):
-            buf += ln[:-1] + " "
             continue
-        buf += ln
-        try:
-            out += [(w, start) for w in shlex.split(buf, comments=True)]
-        except ValueError as e:
-            raise InputError(display, start, 0, "", f"cannot split it into shell words: {e}",
-                             "close the quote, or write one argument per line") from None
-        buf = ""
+        out += _words(parts, display)
+        parts = []
     return out
+
+
+def _words(parts, display):
+    """The shell words of one logical line, each with the line it is on (the first line
+    of the logical one when a quote spans lines)."""
+    try:
+        return [(w, n) for text, n in parts for w in shlex.split(text, comments=True)]
+    except ValueError:
+        pass
+    try:
+        return [(w, parts[0][1]) for w in shlex.split(" ".join(t for t, _ in parts),
+                                                      comments=True)]
+    except ValueError as e:
+        raise InputError(display, parts[0][1], 0, "", f"cannot split it into shell words: "
+                         f"{e}", "close the quote, or write one argument per line") from None
 
 
 def _program(args, display, names):

@@ -522,3 +522,15 @@ def test_bad_qemu_args_or_hvl_node_writes_nothing(tmp_path):
         assert r.returncode == 1 and what in r.stderr, r.stderr
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_ivshmem_nodes_without_any_qemu_command_line(tmp_path):
+    _tools()
+    gen, _lay = _generated("qemu-a53-ivshmem", tmp_path)
+    out = tmp_path / "iv.yaml"
+    r = run(gen / "host" / "amp.overlay", gen / "remote" / "amp.overlay", "--board",
+            "qemu_cortex_a53", "--zephyr-dts", ZEPHYR_DTS, "-o", out)
+    assert r.returncode == 1 and not out.exists()
+    assert f"{gen / 'host' / 'amp.overlay'}:" in r.stderr
+    assert "qemu,ivshmem node ivshmem0: an ivshmem link's size, doorbell and peers are in " \
+        "the QEMU command lines, and none is given" in r.stderr

@@ -235,6 +235,12 @@ class Links:
         for q in self.facts.qemu:
             for dev in q.ivshmem:
                 by.setdefault(dev.id, []).append(dev)
+        node = next((n for z in self.facts.zephyr for n in z.ivshmem), None)
+        if not by and node is not None:
+            raise self.input_error(node.where, f"qemu,ivshmem node {node.label}: an ivshmem "
+                                   "link's size, doorbell and peers are in the QEMU command "
+                                   "lines, and none is given", "give both domains' "
+                                   "qemu.args (and the ivshmem-server.args)")
         for name, devs in by.items():
             header = next((h for h in self.facts.headers
                            if f"AMP_{cname(name)}_VRING0_OFFSET" in h.defines), None)

@@ -435,12 +435,13 @@ def test_the_imported_hvl_yaml_says_where_values_came_from(tmp_path):
     text = out.read_text()
     json_ = gen / "linux" / "hvl0.hvl.json"
     overlay = gen / "rpu0" / "amp.overlay"
-    assert f"  - name: hvl_shm    # {json_} (shm.name)\n    memory: ddr_low\n" \
+    assert f"  - name: hvl_shm    # {json_} (shm.name)\n" \
+        "    memory: ddr_low    # board kv260's memory that holds it\n" \
         f"    base: 0x37000000    # {overlay}:53: amp_hvl0_shm\n" \
         "    size: 16M    # explicit: the devices derive 0x10a000\n" in text
     assert f"    ipi: rpu0_apu    # {overlay}:65: rpu0_apu_mailbox\n" in text
     assert f"      - {{name: net0, type: net, queue-size: 256}}    # {overlay}:87; {json_} " \
-        "(windows[1] (net0)): queue_size, buffer_size\n" in text
+        "(windows[1] net0): queue_size, buffer_size\n" in text
     assert "carveouts" not in text      # the region is the link's, not rpu0's carveout
 
 

@@ -361,7 +361,7 @@ def test_hvl_queues_too_large_for_their_vrings_and_pool(sysref, kv260_hvl, tmp_p
     r = run(kv260_hvl / "linux" / "amp.dtso", json_, "--board", "kv260")
     lines = findings(r)
     assert [ln.split(": ")[1] for ln in lines] == ["HVL-QUEUE"] * 3, r.stdout
-    assert lines[0].startswith(f"{json_} (windows[1].queues[0] (net0)): HVL-QUEUE: HVL link "
+    assert lines[0].startswith(f"{json_} (windows[1].queues[0] net0): HVL-QUEUE: HVL link "
                                "hvl0: vring 0 of net0 (1024 descriptors, 0x7006 bytes) at "
                                "0x37003000 does not fit [0x37003000, 0x37006000)")
     assert "the queues' buffers take 0x401000 bytes, the pool [0x37009000, 0x37019000) has " \
@@ -373,7 +373,7 @@ def test_hvl_region_linux_does_not_reserve_whole(sysref, kv260_hvl, tmp_path):
                    ("reg = <0x0 0x37000000 0x0 0x1000000>;",
                     "reg = <0x0 0x37000000 0x0 0x800000>;"))
     (line,) = findings(_lint_hvl(_hvl_files(kv260_hvl, dtso=dtso)))
-    assert ": HVL-SHM: the pre-shared region of HVL link hvl0 is memory [0x37000000, " \
+    assert ": HVL-SHM: the pre-shared region of HVL link hvl0 is amp_hvl0_shm [0x37000000, " \
         "0x38000000) (16 MiB) in the Zephyr overlay; Linux reserves shm [0x37000000, " \
         f"0x37800000) (8 MiB) (see {dtso}:22)" in line
     assert "fix: reserve reg = <0x37000000 0x1000000> (no-map)" in line
@@ -466,3 +466,26 @@ def test_an_hvl_node_or_device_file_with_missing_properties(sysref, kv260_hvl, t
     doc.write_text('{"format": \n')
     r = run(doc)
     assert r.returncode == 1 and f"{doc}:2: is not valid JSON" in r.stderr
+
+
+def test_plain_ivshmem_of_hand_written_command_lines(tmp_path):
+    """Two shell command lines, one with QEMU's JSON -object: other memory files and
+    other sizes are findings; the same ones are not."""
+    a, b = tmp_path / "a.args", tmp_path / "b.args"
+    a.write_text("qemu-system-aarch64 -machine virt \\\n  -object memory-backend-file,"
+                 "id=m,share=on,mem-path=/dev/shm/amp,size=4M \\\n"
+                 "  -device ivshmem-plain,memdev=m,id=iv0\n")
+    b.write_text("qemu-system-aarch64 -machine virt \\\n  -object '{\"qom-type\": "
+                 "\"memory-backend-file\", \"id\": \"m\", \"share\": true, \"mem-path\": "
+                 "\"/dev/shm/other\", \"size\": 8388608}' \\\n"
+                 "  -device ivshmem-plain,memdev=m,id=iv0\n")
+    lines = findings(run(a, b))
+    assert [ln.split(": ")[1] for ln in lines] == ["IVSHMEM-PEER", "IVSHMEM-SIZE"], lines
+    assert lines[0].startswith(f"{b}:3: IVSHMEM-PEER: ivshmem iv0: plain on /dev/shm/amp "
+                               "here, plain on /dev/shm/other there")
+    assert lines[1].startswith(f"{b}:2: IVSHMEM-SIZE: ivshmem iv0: the memory backend of "
+                               f"{tmp_path.name}/a.args gives 0x400000 bytes, the memory "
+                               f"backend of {tmp_path.name}/b.args 0x800000")
+    b.write_text(a.read_text())
+    r = run(a, b)
+    assert r.returncode == 0 and r.stdout == "amp-lint: 2 file(s) agree\n", r.stdout

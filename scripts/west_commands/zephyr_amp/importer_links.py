@@ -142,7 +142,8 @@ class Links:
             src = f"{d.where.file} (shm.name)" if d and d.shm_name else \
                 "not in the inputs (no <link>.hvl.json): the link's name"
             out += [f"  - name: {spec.pool_name}    # {src}",
-                    f"    memory: {spec.memory}",
+                    f"    memory: {spec.memory}    # board {self.board.name}'s memory that "
+                    "holds it",
                     f"    base: {shm.base:#x}    # {shm.where}: {shm.label or shm.name}"]
             derived, _need = self._hvl_derived(spec)
             if shm.size != derived or self._hvl_pool(spec) is not None:

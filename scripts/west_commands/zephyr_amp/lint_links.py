@@ -9,6 +9,8 @@ one memory file, one size and one vector count, and the two firmwares' layout
 headers one BAR layout.
 """
 
+from pathlib import Path
+
 from . import facts as F
 from .layout import vring_size
 from .links.virtio_mmio import VRING_ALIGN
@@ -198,7 +200,8 @@ def _ivshmem_size(name, devs, servers, headers):
     stated = []
     for dev in devs:
         if dev.kind == "plain" and dev.size is not None:
-            stated.append((dev.size, dev.size_where, "its memory backend"))
+            short = "/".join(Path(dev.where.file).parts[-2:])
+            stated.append((dev.size, dev.size_where, f"the memory backend of {short}"))
         server = _server_of(dev, servers) if dev.kind == "doorbell" else None
         if server is not None:
             stated.append((server.size, server.at("l"), "ivshmem-server -l"))

@@ -49,7 +49,7 @@ def _device(doc, k, w, display):
     p = ("windows", k)
     dev = F.HvlDevice(_get(doc, p + ("device",), display), _num(doc, p + ("base",), display),
                       _num(doc, p + ("size",), display),
-                      F.Where(display, 0, f"windows[{k}] ({w.get('device')})"),
+                      F.Where(display, 0, f"windows[{k}] {w.get('device')}"),
                       device_id=_num(doc, p + ("device_id",), display),
                       queue_size=_num(doc, p + ("queue_size",), display),
                       buffer_size=_num(doc, p + ("buffer_size",), display))
@@ -59,7 +59,7 @@ def _device(doc, k, w, display):
                                      _num(doc, qp + ("base",), display),
                                      _num(doc, qp + ("size",), display),
                                      F.Where(display, 0, f"windows[{k}].queues[{j}] "
-                                             f"({dev.name})")))
+                                             f"{dev.name}")))
     return dev
 
 

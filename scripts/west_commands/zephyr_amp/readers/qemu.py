@@ -9,6 +9,7 @@ From ivshmem-server's: the socket (-S), the shared memory (-m/-M), its size
 (-l) and the vectors per peer (-n), the server's defaults where not given.
 """
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -108,7 +109,18 @@ def size(text: str, display: str, line: int, what: str) -> int:
 
 
 def options(value: str) -> tuple:
-    """QEMU's 'driver,key=value,...' (',,' is a comma) -> (driver, {key: value})."""
+    """QEMU's 'driver,key=value,...' (',,' is a comma), or its JSON form '{"driver": ...}'
+    -> (driver, {key: value})."""
+    if value.lstrip().startswith("{"):
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            props = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                     for k, v in doc.items()}
+            return props.pop("driver", None) or props.pop("qom-type", None) or \
+                props.pop("backend", None), props
     parts = [p.replace("\0", ",") for p in value.replace(",,", "\0").split(",")]
     driver = parts[0] if parts and "=" not in parts[0] else None
     props = dict(p.split("=", 1) if "=" in p else (p, "on") for p in parts[driver is not None:])

@@ -169,7 +169,7 @@ def _hvl(dt, node, loc) -> F.HvlLink:
         raise InputError(w.file, w.line, 0, "", f"the {HVL_COMPATIBLE} node {node.path} "
                          "has no ipm (the IPI mailbox that carries the kicks)",
                          "add ipm = <&the driver's IPI mailbox>")
-    region = F.Region(shm.name.split("@")[0], *shm_regs[0], "hvl_shm",
+    region = F.Region((shm.labels or [shm.name.split("@")[0]])[0], *shm_regs[0], "hvl_shm",
                       loc.node(shm, "reg"), label=(shm.labels or [None])[0], path=shm.path)
     out = F.HvlLink(name, "zephyr", where.file, where, shm=region,
                     windows=areas["windows"], vrings=areas["vrings"], pool=areas["pool"],

@@ -489,3 +489,19 @@ def test_plain_ivshmem_of_hand_written_command_lines(tmp_path):
     b.write_text(a.read_text())
     r = run(a, b)
     assert r.returncode == 0 and r.stdout == "amp-lint: 2 file(s) agree\n", r.stdout
+
+
+def test_hvl_areas_that_overlap_in_one_file(sysref, kv260_hvl, tmp_path):
+    overlay = _edited(kv260_hvl / "rpu0" / "amp.overlay", tmp_path,
+                      ("<0x37009000 0xff7000>", "<0x37008000 0xff8000>"),
+                      ("reg = <0x37000200 0x200>;", "reg = <0x37001000 0x200>;"))
+    r = run(kv260_hvl / "linux" / "amp.dtso", overlay, "--zephyr-dts", ZEPHYR_DTS,
+            "--board", "kv260")
+    assert findings(r) == [
+        f"{overlay}:87: HVL-AREA: HVL link hvl0: the window of net0 [0x37001000, 0x37001200) "
+        "is not inside the windows area [0x37000000, 0x37001000); its registers lie over the "
+        "vrings or the pool, and the rings and buffers overwrite them; fix: put it inside "
+        "[0x37000000, 0x37001000)",
+        f"{overlay}:60: HVL-AREA: HVL link hvl0: the vrings [0x37001000, 0x37009000) run into "
+        "the pool from 0x37008000; rings, windows and bounce buffers overwrite each other; "
+        "fix: end the vrings at 0x37008000 or move the pool"], r.stdout

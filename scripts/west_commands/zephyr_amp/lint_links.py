@@ -26,11 +26,44 @@ def hvl(facts: F.Facts) -> list:
         by.setdefault(h.link, {}).setdefault(h.side, h)
     for name, sides in by.items():
         z, d = sides.get("zephyr"), sides.get("device")
+        for h in (z, d):
+            if h is not None:
+                out += _hvl_inside(name, h)
         if z is not None and d is not None:
             out += _hvl_areas(name, z, d) + _hvl_windows(name, z, d) + _hvl_ipi(name, z, d)
         if d is not None:
             out += _hvl_queues(name, d)
         out += _hvl_reserved(name, z or d, facts.linux)
+    return out
+
+
+def _hvl_inside(name, h):
+    """One file's areas inside its region without overlap, each window inside the
+    windows area (the device file has none: inside the region)."""
+    region = (h.shm.base, h.shm.size)
+    parts = [(k, v) for k, v in h.areas().items() if v is not None]
+    boxes = [(f"the {k}", v, "the region", region, h.where) for k, v in parts]
+    win, win_name = (h.windows, "the windows area") if h.windows else (region, "the region")
+    boxes += [(f"the window of {dev.name}", (dev.base, dev.size), win_name, win, dev.where)
+              for dev in h.devices]
+    out = []
+    for what, (base, size), box_name, box, where in boxes:
+        if base < box[0] or base + size > box[0] + box[1]:
+            effect = "the driver or the device process reaches past the memory both share" \
+                if box is region else "its registers lie over the vrings or the pool, and " \
+                "the rings and buffers overwrite them"
+            out.append(_finding(
+                "HVL-AREA", f"HVL link {name}: {what} {F.span(base, size)} is not inside "
+                f"{box_name} {F.span(*box)}", [where], effect, f"put it inside "
+                f"{F.span(*box)}", [F.span(base, size), F.span(*box)]))
+    areas = sorted((v[0], v[1], k) for k, v in parts)
+    for (b1, s1, k1), (b2, _s2, k2) in zip(areas, areas[1:]):
+        if b1 + s1 > b2:
+            out.append(_finding(
+                "HVL-AREA", f"HVL link {name}: the {k1} {F.span(b1, s1)} run into the {k2} "
+                f"from {b2:#x}", [h.where], "rings, windows and bounce buffers overwrite "
+                "each other", f"end the {k1} at {b2:#x} or move the {k2}",
+                [F.span(b1, s1)]))
     return out
 
 

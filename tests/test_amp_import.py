@@ -295,8 +295,12 @@ def test_a_file_of_the_wrong_kind(tmp_path):
     out = tmp_path / "out.yaml"
     blob = tmp_path / "random.bin"
     blob.write_bytes(b"\x00\x01\x02garbage" * 10)
+    other_json = tmp_path / "layout.json"
+    other_json.write_text('{"format": "zephyr-amp-layout", "version": 1}\n')
     for f, what in ((REPO / "systems" / "kv260-rpmsg.yaml", "is not a devicetree source"),
-                    (blob, "neither an ELF nor a flattened devicetree")):
+                    (blob, "neither an ELF nor a flattened devicetree"),
+                    (other_json, "is JSON but not an HVL device file (format "
+                     "zephyr-amp-hvl-device)")):
         r = run(f, "--board", "kv260", "-o", out)
         assert r.returncode == 1 and what in r.stderr, r.stderr
         assert "Traceback" not in r.stderr

@@ -3,9 +3,10 @@
 The import takes each Linux remoteproc core (and the Zephyr image and
 firmware ELF paired with it, lint.pairs) to one Zephyr domain; its firmware
 memory, trace buffer, carveouts and rpmsg vdevs to the keys the system
-format has. Addresses are pinned with base: where the format takes one,
-sizes are written where they differ from the derived ones, and every value
-carries a comment naming the file and line it came from.
+format has; hypervisorless virtio and ivshmem links are importer_links.py's.
+Addresses are pinned with base: where the format takes one, sizes are
+written where they differ from the derived ones, and every value carries a
+comment naming the file and line it came from.
 
 Then the YAML is checked the only way that counts: model + layout run on it,
 and every reservation the inputs make is compared with the region the

@@ -31,17 +31,7 @@ LINUX = SYSREF / "linux" / "dts" / "xilinx" / "zynqmp-openamp.dtso"
 ZEPHYR = SYSREF / "zephyr" / "rpmsg_multi_services" / "boards" / "kv260_r5.overlay"
 
 # Bundled systems the import does not reproduce yet, and why (strict: a fix shows).
-HVL = ("hypervisorless virtio: the queue sizes are in no file the setup has (the "
-       "generated overlay names them in comments only, the firmware in .shared.vring.N "
-       "sections a real driver defines), and the readers do not take the "
-       "openamp,virtio-hvl node yet")
-NOT_YET = {
-    "kv260-hvl": HVL,
-    "qemu-r5-hvl": HVL,
-    "qemu-a53-ivshmem": "ivshmem links: the BAR layout is in neither devicetree (PCI "
-                        "enumeration places it; its size is in qemu.args and "
-                        "ivshmem-server.args, which the readers do not take)",
-}
+NOT_YET = {}
 
 CC = {"arm": ("arm-none-eabi-gcc", ["-mcpu=cortex-r5", "-marm"]),
       "aarch64": ("aarch64-linux-gnu-gcc", ["-mcpu=cortex-a53", "-mgeneral-regs-only",
@@ -79,13 +69,20 @@ def firmware(gen, name, layout, work):
 
 
 def inputs(gen, layout, work):
+    """What a user of the generated setup passes: the Linux overlay and the HVL device
+    file, per Zephyr domain its overlay, layout header and firmware, the QEMU command
+    lines and the ivshmem servers' arguments."""
     files = sorted(str(p) for p in gen.glob("*/amp.dtso"))
+    files += sorted(str(p) for p in gen.glob("*/*.hvl.json"))
     for name, dom in sorted(layout["domains"].items()):
         if dom["os"] == "zephyr":
             files.append(str(gen / name / "amp.overlay"))
+            files.append(str(gen / name / "amp_layout.h"))
             elf = firmware(gen, name, layout, work / "fw")
             if elf:
                 files.append(str(elf))
+    files += sorted(str(p) for p in gen.glob("*/qemu.args"))
+    files += sorted(str(p) for p in gen.glob("*/ivshmem-server.args"))
     return files
 
 
@@ -298,8 +295,12 @@ def test_a_file_of_the_wrong_kind(tmp_path):
     out = tmp_path / "out.yaml"
     blob = tmp_path / "random.bin"
     blob.write_bytes(b"\x00\x01\x02garbage" * 10)
+    other_json = tmp_path / "layout.json"
+    other_json.write_text('{"format": "zephyr-amp-layout", "version": 1}\n')
     for f, what in ((REPO / "systems" / "kv260-rpmsg.yaml", "is not a devicetree source"),
-                    (blob, "neither an ELF nor a flattened devicetree")):
+                    (blob, "neither an ELF nor a flattened devicetree"),
+                    (other_json, "is JSON but not an HVL device file (format "
+                     "zephyr-amp-hvl-device)")):
         r = run(f, "--board", "kv260", "-o", out)
         assert r.returncode == 1 and what in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
@@ -419,3 +420,122 @@ def test_what_the_firmware_table_says_that_the_format_cannot(tmp_path):
                         "named 'rpu0\"log' (a trace entry's name in trace: {size: SIZE, "
                         "name: NAME} is 1 to 31 printable characters, no quote or "
                         "backslash)\n")
+
+
+# -- hypervisorless virtio and ivshmem ---------------------------------------------------
+
+def _generated(name, tmp_path):
+    gen = tmp_path / "gen"
+    return gen, config.generate(REPO / "systems" / f"{name}.yaml", gen).layout.to_json()
+
+
+def test_the_imported_hvl_yaml_says_where_values_came_from(tmp_path):
+    _tools()
+    gen, lay = _generated("kv260-hvl", tmp_path)
+    out = tmp_path / "hvl.yaml"
+    r = run(*inputs(gen, lay, tmp_path), "--board", "kv260", "--zephyr-dts", ZEPHYR_DTS,
+            "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = out.read_text()
+    json_ = gen / "linux" / "hvl0.hvl.json"
+    overlay = gen / "rpu0" / "amp.overlay"
+    assert f"  - name: hvl_shm    # {json_} (shm.name)\n" \
+        "    memory: ddr_low    # board kv260's memory that holds it\n" \
+        f"    base: 0x37000000    # {overlay}:53: amp_hvl0_shm\n" \
+        "    size: 16M    # explicit: the devices derive 0x10a000\n" in text
+    assert f"    ipi: rpu0_apu    # {overlay}:65: rpu0_apu_mailbox\n" in text
+    assert f"      - {{name: net0, type: net, queue-size: 256}}    # {overlay}:87; {json_} " \
+        "(windows[1] net0): queue_size, buffer_size\n" in text
+    assert "carveouts" not in text      # the region is the link's, not rpu0's carveout
+
+
+def test_an_hvl_import_without_the_device_file_names_what_it_lacks(tmp_path):
+    """The queue sizes are only in <link>.hvl.json: without it the defaults' vrings do
+    not fill the Zephyr node's vrings area, and the import says so, writing nothing."""
+    _tools()
+    gen, _lay = _generated("kv260-hvl", tmp_path)
+    out = tmp_path / "hvl.yaml"
+    r = run(gen / "linux" / "amp.dtso", gen / "rpu0" / "amp.overlay", "--board", "kv260",
+            "--zephyr-dts", ZEPHYR_DTS, "-o", out)
+    assert r.returncode == 1 and not out.exists()
+    lines = r.stdout.splitlines()
+    assert lines[0] == (f"{gen / 'rpu0' / 'amp.overlay'}:60: the vrings of HVL link hvl0: "
+                        "the inputs say [0x37001000, 0x37009000), the system gives "
+                        "[0x37001000, 0x37007000) (the queue sizes are in no input, and the "
+                        "defaults' vrings take other room: give the device side's "
+                        "<link>.hvl.json too)")
+    assert len(lines) == 2 and "cannot express 2 thing(s)" in r.stderr
+
+
+def test_the_imported_ivshmem_yaml_says_where_values_came_from(tmp_path):
+    _tools()
+    gen, lay = _generated("qemu-a53-ivshmem", tmp_path)
+    out = tmp_path / "iv.yaml"
+    r = run(*inputs(gen, lay, tmp_path), "--board", "qemu_cortex_a53", "--zephyr-dts",
+            ZEPHYR_DTS, "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = out.read_text()
+    host = gen / "host"
+    assert f"  - name: ivshmem0    # {host / 'qemu.args'}:11: the device's id\n" \
+        "    type: ivshmem\n" \
+        f"    host: host    # {host / 'amp_layout.h'}:33: AMP_IVSHMEM0_IS_HOST (and " \
+        f"{gen / 'remote' / 'amp_layout.h'}:33)\n    remote: remote\n" \
+        f"    doorbell: true    # {host / 'qemu.args'}:11: ivshmem-doorbell\n" \
+        f"    size: 4M    # {gen / 'ivshmem0' / 'ivshmem-server.args'}:7: the shared memory " \
+        "(the layout derives 0x100000)\n" \
+        f"    vring: {{num: 16, align: 4}}    # {host / 'amp_layout.h'}:51: " \
+        "AMP_IVSHMEM0_VRING_NUM, _ALIGN\n" in text
+
+
+def test_ivshmem_from_a_hand_written_command_line(tmp_path):
+    """QEMU's arguments as a shell command line (quotes, continuations, the program),
+    ivshmem-plain with its memory backend: the size comes from the backend."""
+    _tools()
+    gen, lay = _generated("qemu-a53-ivshmem", tmp_path)
+    cmd = tmp_path / "run.args"
+    cmd.write_text("# how the host starts\nqemu-system-aarch64 -machine virt \\\n"
+                   "  -object 'memory-backend-file,id=shm,share=on,mem-path=/dev/shm/x,"
+                   "size=8M' \\\n  -device ivshmem-plain,memdev=shm,id=ivshmem0\n")
+    out = tmp_path / "iv.yaml"
+    r = run(gen / "host" / "amp.overlay", gen / "remote" / "amp.overlay", cmd,
+            "--board", "qemu_cortex_a53", "--zephyr-dts", ZEPHYR_DTS, "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = out.read_text()
+    assert f"    size: 8M    # {cmd}:3: the shared memory" in text
+    assert "doorbell" not in text.split("links:")[1]
+    assert "not in the inputs (no layout header): the first overlay's domain is the host" \
+        in text
+    again = config.configure(out).layout.to_json()
+    (bar,) = [x for x in again["regions"] if x["kind"] == "bar"]
+    assert bar["size"] == 8 << 20
+
+
+def test_bad_qemu_args_or_hvl_node_writes_nothing(tmp_path):
+    _tools()
+    gen, _lay = _generated("kv260-hvl", tmp_path)
+    out = tmp_path / "out.yaml"
+    args = tmp_path / "qemu.args"
+    args.write_text("-device\nivshmem-doorbell,chardev=nope\n")
+    overlay = tmp_path / "kv260_r5.overlay"
+    overlay.write_text((gen / "rpu0" / "amp.overlay").read_text()
+                       .replace("ipm = <&rpu0_apu_mailbox>;", ""))
+    for files, what in (([args], f"{args}:2: ivshmem-doorbell names chardev=nope"),
+                        ([gen / "linux" / "amp.dtso", overlay],
+                         f"{overlay}:58: the openamp,virtio-hvl node /hvl@37000000 has no "
+                         "ipm")):
+        r = run(*files, "--board", "kv260", "--zephyr-dts", ZEPHYR_DTS, "-o", out)
+        assert r.returncode == 1 and what in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_ivshmem_nodes_without_any_qemu_command_line(tmp_path):
+    _tools()
+    gen, _lay = _generated("qemu-a53-ivshmem", tmp_path)
+    out = tmp_path / "iv.yaml"
+    r = run(gen / "host" / "amp.overlay", gen / "remote" / "amp.overlay", "--board",
+            "qemu_cortex_a53", "--zephyr-dts", ZEPHYR_DTS, "-o", out)
+    assert r.returncode == 1 and not out.exists()
+    assert f"{gen / 'host' / 'amp.overlay'}:" in r.stderr
+    assert "qemu,ivshmem node ivshmem0: an ivshmem link's size, doorbell and peers are in " \
+        "the QEMU command lines, and none is given" in r.stderr

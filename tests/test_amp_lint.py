@@ -287,3 +287,221 @@ def test_an_unparsable_zephyr_overlay_names_its_line(sysref, tmp_path):
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and f"{bad}:3" in r.stderr, r.stderr
     assert "nowhere" in r.stderr
+
+
+# -- hypervisorless virtio and ivshmem (lint_links.py) ---------------------------------
+
+@pytest.fixture(scope="module")
+def kv260_hvl(tmp_path_factory):
+    """kv260-hvl's generated files: Linux overlay, device file, Zephyr overlay."""
+    from zephyr_amp import config
+    out = tmp_path_factory.mktemp("hvl") / "gen"
+    config.generate(REPO / "systems" / "kv260-hvl.yaml", out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ivshmem(tmp_path_factory):
+    """qemu-a53-ivshmem's generated QEMU, server and header files."""
+    from zephyr_amp import config
+    out = tmp_path_factory.mktemp("ivshmem") / "gen"
+    config.generate(REPO / "systems" / "qemu-a53-ivshmem.yaml", out)
+    return out
+
+
+def _hvl_files(gen, **edits):
+    """(amp.dtso, amp.overlay, hvl0.hvl.json) of kv260-hvl, each possibly edited."""
+    paths = {"dtso": gen / "linux" / "amp.dtso", "overlay": gen / "rpu0" / "amp.overlay",
+             "json": gen / "linux" / "hvl0.hvl.json"}
+    return [edits.get(k, p) for k, p in paths.items()]
+
+
+def _lint_hvl(files):
+    return run(*files, "--zephyr-dts", ZEPHYR_DTS, "--board", "kv260")
+
+
+def test_generated_hvl_files_agree(sysref, kv260_hvl):
+    r = _lint_hvl(_hvl_files(kv260_hvl))
+    assert r.returncode == 0 and r.stdout == "amp-lint: 3 file(s) agree\n", r.stdout
+
+
+def test_hvl_pool_in_another_place(sysref, kv260_hvl, tmp_path):
+    json_ = _edited(kv260_hvl / "linux" / "hvl0.hvl.json", tmp_path,
+                    ('"size": 16740352', '"size": 16736256'))
+    r = _lint_hvl(_hvl_files(kv260_hvl, json=json_))
+    assert r.returncode == 1
+    (line,) = findings(r)
+    assert line.startswith(f"{kv260_hvl / 'rpu0' / 'amp.overlay'}:60: HVL-AREA: the pool of "
+                           "HVL link hvl0 is [0x37009000, 0x38000000) in the Zephyr overlay, "
+                           "[0x37009000, 0x37fff000) in the device file")
+    assert f"see {json_} (pool)" in line
+
+
+def test_hvl_window_that_moved(sysref, kv260_hvl, tmp_path):
+    json_ = _edited(kv260_hvl / "linux" / "hvl0.hvl.json", tmp_path,
+                    ('"base": 922747392', '"base": 922747904'))
+    (line,) = findings(_lint_hvl(_hvl_files(kv260_hvl, json=json_)))
+    assert ": HVL-WINDOW: HVL link hvl0: net0 is [0x37000200, 0x37000400) (device ID 1) in " \
+        "the Zephyr overlay, [0x37000400, 0x37000600) (device ID 1) in the device file" in line
+    assert f"{kv260_hvl / 'rpu0' / 'amp.overlay'}:87: " in line
+
+
+def test_hvl_kicks_through_another_mailbox(sysref, kv260_hvl, tmp_path):
+    json_ = _edited(kv260_hvl / "linux" / "hvl0.hvl.json", tmp_path,
+                    ('"zephyr_label": "rpu0_apu_mailbox"', '"zephyr_label": "rpu1_apu_mailbox"'))
+    (line,) = findings(_lint_hvl(_hvl_files(kv260_hvl, json=json_)))
+    assert ": HVL-IPI: HVL link hvl0: the Zephyr overlay kicks through rpu0_apu_mailbox, " \
+        "the device file through rpu1_apu_mailbox" in line
+
+
+def test_hvl_queues_too_large_for_their_vrings_and_pool(sysref, kv260_hvl, tmp_path):
+    json_ = _edited(kv260_hvl / "linux" / "hvl0.hvl.json", tmp_path,
+                    ('"queue_size": 256', '"queue_size": 1024'),
+                    ('"size": 16740352', '"size": 65536'))
+    r = run(kv260_hvl / "linux" / "amp.dtso", json_, "--board", "kv260")
+    lines = findings(r)
+    assert [ln.split(": ")[1] for ln in lines] == ["HVL-QUEUE"] * 3, r.stdout
+    assert lines[0].startswith(f"{json_} (windows[1].queues[0] net0): HVL-QUEUE: HVL link "
+                               "hvl0: vring 0 of net0 (1024 descriptors, 0x7006 bytes) at "
+                               "0x37003000 does not fit [0x37003000, 0x37006000)")
+    assert "the queues' buffers take 0x401000 bytes, the pool [0x37009000, 0x37019000) has " \
+        "0x10000" in lines[2]
+
+
+def test_hvl_region_linux_does_not_reserve_whole(sysref, kv260_hvl, tmp_path):
+    dtso = _edited(kv260_hvl / "linux" / "amp.dtso", tmp_path,
+                   ("reg = <0x0 0x37000000 0x0 0x1000000>;",
+                    "reg = <0x0 0x37000000 0x0 0x800000>;"))
+    (line,) = findings(_lint_hvl(_hvl_files(kv260_hvl, dtso=dtso)))
+    assert ": HVL-SHM: the pre-shared region of HVL link hvl0 is amp_hvl0_shm [0x37000000, " \
+        "0x38000000) (16 MiB) in the Zephyr overlay; Linux reserves shm [0x37000000, " \
+        f"0x37800000) (8 MiB) (see {dtso}:22)" in line
+    assert "fix: reserve reg = <0x37000000 0x1000000> (no-map)" in line
+
+
+def _ivshmem_files(gen, **edits):
+    paths = {"host": gen / "host" / "qemu.args", "remote": gen / "remote" / "qemu.args",
+             "server": gen / "ivshmem0" / "ivshmem-server.args",
+             "hhost": gen / "host" / "amp_layout.h", "hremote": gen / "remote" / "amp_layout.h"}
+    return [edits.get(k, p) for k, p in paths.items()]
+
+
+def test_generated_ivshmem_files_agree(ivshmem):
+    r = run(*_ivshmem_files(ivshmem))
+    assert r.returncode == 0 and r.stdout == "amp-lint: 5 file(s) agree\n", r.stdout
+
+
+def test_ivshmem_peers_on_other_sockets_and_vectors(ivshmem, tmp_path):
+    remote = _edited(ivshmem / "remote" / "qemu.args", tmp_path,
+                     ("qemu-a53-ivshmem-ivshmem0.sock", "other.sock"))
+    lines = findings(run(*_ivshmem_files(ivshmem, remote=remote)))
+    assert [ln.split(": ")[1] for ln in lines] == ["IVSHMEM-PEER"] * 2
+    assert lines[0].startswith(f"{remote}:11: IVSHMEM-PEER: ivshmem ivshmem0: doorbell on "
+                               "run/qemu-a53-ivshmem-ivshmem0.sock here, doorbell on "
+                               "run/other.sock there")
+    assert "no ivshmem-server given listens there" in lines[1]
+    (tmp_path / "v").mkdir()
+    vectors = _edited(ivshmem / "remote" / "qemu.args", tmp_path / "v",
+                      ("vectors=2", "vectors=1"))
+    (line,) = findings(run(*_ivshmem_files(ivshmem, remote=vectors)))
+    assert line.startswith(f"{vectors}:11: IVSHMEM-PEER: ivshmem ivshmem0: the device has "
+                           "vectors=1, the server hands out -n 2 (see "
+                           f"{ivshmem / 'ivshmem0' / 'ivshmem-server.args'}:9)")
+
+
+def test_ivshmem_sizes_that_differ(ivshmem, tmp_path):
+    server = _edited(ivshmem / "ivshmem0" / "ivshmem-server.args", tmp_path,
+                     ("\n4194304\n", "\n2097152\n"))
+    (line,) = findings(run(*_ivshmem_files(ivshmem, server=server)))
+    assert ": IVSHMEM-SIZE: ivshmem ivshmem0: ivshmem-server -l gives 0x200000 bytes, " \
+        "AMP_IVSHMEM0_SIZE 0x400000" in line
+    assert f"see {server}:7" in line
+
+
+def test_ivshmem_headers_that_lay_the_bar_out_differently(ivshmem, tmp_path):
+    header = _edited(ivshmem / "remote" / "amp_layout.h", tmp_path,
+                     ("AMP_IVSHMEM0_VRING_NUM 16", "AMP_IVSHMEM0_VRING_NUM 8"))
+    (line,) = findings(run(*_ivshmem_files(ivshmem, hremote=header)))
+    assert line.startswith(f"{header}:51: IVSHMEM-LAYOUT: the two sides lay out ivshmem "
+                           "ivshmem0 differently: AMP_IVSHMEM0_VRING_NUM 16 vs 8")
+
+
+# -- bad input of the new kinds --------------------------------------------------------
+
+def test_a_qemu_args_file_that_is_not_one(tmp_path):
+    cases = [("qemu.args", "hello world\n", ":1: is not a command line: its first argument "
+              "'hello world' is no option"),
+             ("qemu.args", "-device\nivshmem-doorbell,chardev=nope,vectors=2\n",
+              ":2: ivshmem-doorbell names chardev=nope, and no -chardev has that id"),
+             ("tool.args", "-x\n-y\n", ":1: is not a QEMU command line: none of its options "
+              "(-x, -y) is QEMU's"),
+             ("ivshmem-server.args", "-F\n-x\n1\n", ":2: '-x' is not an ivshmem-server option"),
+             ("run.args", "qemu-system-aarch64 -device 'ivshmem-plain,memdev=m\n",
+              ":1: cannot split it into shell words: No closing quotation")]
+    for name, text, what in cases:
+        bad = tmp_path / name
+        bad.write_text(text)
+        r = run(bad)
+        assert r.returncode == 1, r.stderr
+        assert f"{bad}{what}" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_an_hvl_node_or_device_file_with_missing_properties(sysref, kv260_hvl, tmp_path):
+    overlay = kv260_hvl / "rpu0" / "amp.overlay"
+    cases = [("ipm = <&rpu0_apu_mailbox>;", "", ":58: the openamp,virtio-hvl node "
+              "/hvl@37000000 has no ipm"),
+             ('reg-names = "windows", "vrings", "pool";', 'reg-names = "windows", "vrings";',
+              ":60: the openamp,virtio-hvl node /hvl@37000000 has no pool in reg / reg-names"),
+             ("memory-region = <&amp_hvl0_shm>;", "", ":58: the openamp,virtio-hvl node "
+              "/hvl@37000000 has no memory-region")]
+    for old, new, what in cases:
+        bad = _edited(overlay, tmp_path, (old, new))
+        r = run(bad, "--zephyr-dts", ZEPHYR_DTS, "--target", "kv260_r5")
+        assert r.returncode == 1, r.stderr
+        assert f"{bad}{what}" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    doc = tmp_path / "hvl0.hvl.json"
+    doc.write_text('{"format": "zephyr-amp-hvl-device", "link": "hvl0"}\n')
+    r = run(doc)
+    assert r.returncode == 1 and f"{doc}: the HVL device file has no shm" in r.stderr
+    doc.write_text('{"format": \n')
+    r = run(doc)
+    assert r.returncode == 1 and f"{doc}:2: is not valid JSON" in r.stderr
+
+
+def test_plain_ivshmem_of_hand_written_command_lines(tmp_path):
+    """Two shell command lines, one with QEMU's JSON -object: other memory files and
+    other sizes are findings; the same ones are not."""
+    a, b = tmp_path / "a.args", tmp_path / "b.args"
+    a.write_text("qemu-system-aarch64 -machine virt \\\n  -object memory-backend-file,"
+                 "id=m,share=on,mem-path=/dev/shm/amp,size=4M \\\n"
+                 "  -device ivshmem-plain,memdev=m,id=iv0\n")
+    b.write_text("qemu-system-aarch64 -machine virt \\\n  -object '{\"qom-type\": "
+                 "\"memory-backend-file\", \"id\": \"m\", \"share\": true, \"mem-path\": "
+                 "\"/dev/shm/other\", \"size\": 8388608}' \\\n"
+                 "  -device ivshmem-plain,memdev=m,id=iv0\n")
+    lines = findings(run(a, b))
+    assert [ln.split(": ")[1] for ln in lines] == ["IVSHMEM-PEER", "IVSHMEM-SIZE"], lines
+    assert lines[0].startswith(f"{b}:3: IVSHMEM-PEER: ivshmem iv0: plain on /dev/shm/amp "
+                               "here, plain on /dev/shm/other there")
+    assert lines[1].startswith(f"{b}:2: IVSHMEM-SIZE: ivshmem iv0: the memory backend of "
+                               f"{tmp_path.name}/a.args gives 0x400000 bytes, the memory "
+                               f"backend of {tmp_path.name}/b.args 0x800000")
+    b.write_text(a.read_text())
+    r = run(a, b)
+    assert r.returncode == 0 and r.stdout == "amp-lint: 2 file(s) agree\n", r.stdout
+
+
+def test_hvl_areas_that_overlap_in_one_file(sysref, kv260_hvl, tmp_path):
+    overlay = _edited(kv260_hvl / "rpu0" / "amp.overlay", tmp_path,
+                      ("<0x37009000 0xff7000>", "<0x37008000 0xff8000>"),
+                      ("reg = <0x37000200 0x200>;", "reg = <0x37001000 0x200>;"))
+    r = run(kv260_hvl / "linux" / "amp.dtso", overlay, "--zephyr-dts", ZEPHYR_DTS,
+            "--board", "kv260")
+    assert findings(r) == [
+        f"{overlay}:87: HVL-AREA: HVL link hvl0: the window of net0 [0x37001000, 0x37001200) "
+        "is not inside the windows area [0x37000000, 0x37001000); its registers lie over the "
+        "vrings or the pool, and the rings and buffers overwrite them; fix: put it inside "
+        "[0x37000000, 0x37001000)",
+        f"{overlay}:60: HVL-AREA: HVL link hvl0: the vrings [0x37001000, 0x37009000) run into "
+        "the pool from 0x37008000; rings, windows and bounce buffers overwrite each other; "
+        "fix: end the vrings at 0x37008000 or move the pool"], r.stdout

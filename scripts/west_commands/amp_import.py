@@ -22,7 +22,9 @@ from zephyr_amp.errors import AmpError, InputError
 
 DESCRIPTION = """\
 Read the files of an existing AMP setup (the same inputs as west amp-lint:
-Linux devicetree, Zephyr overlay on its board DTS, firmware ELF) and write
+Linux devicetree, Zephyr overlay on its board DTS, firmware ELF; the HVL device
+file <link>.hvl.json; for ivshmem the QEMU and ivshmem-server arguments and the
+layout header amp_layout.h) and write
 one system YAML that west amp-config turns back into the same reservations:
 addresses pinned with base:, sizes written where they differ from the
 derived ones, and a comment on every value naming the file and line it came
@@ -40,6 +42,9 @@ Examples:
   west amp-import zynqmp-openamp.dtso boards/kv260_r5.overlay --board kv260 \\
       --zephyr-dts ~/zephyrproject/zephyr --prefer linux -o kv260-mine.yaml
   west amp-import linux/amp.dtso rpu0/amp.overlay zephyr.elf -o system.yaml
+  west amp-import linux/amp.dtso linux/hvl0.hvl.json rpu0/amp.overlay -o hvl.yaml
+  west amp-import host/amp.overlay remote/amp.overlay */qemu.args \
+      ivshmem0/ivshmem-server.args host/amp_layout.h --board qemu_cortex_a53 -o iv.yaml
   west amp-config system.yaml --check        # then check what was written
 """
 

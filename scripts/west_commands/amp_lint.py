@@ -32,6 +32,12 @@ Inputs, in any mix (recognised by content, not only by name):
                      overlay's name, --target, or the --board's), or a
                      generated build/zephyr/zephyr.dts
   firmware ELF       its loadable segments and .resource_table
+  <link>.hvl.json    the HVL device process's file: windows, queue sizes,
+                     vrings, pool, IPI
+  QEMU arguments     qemu.args (one argument per line, or shell words): the
+                     ivshmem-doorbell / ivshmem-plain devices
+  ivshmem-server     ivshmem-server.args: socket, size (-l), vectors (-n)
+  C header           amp_layout.h's #defines: an ivshmem link's BAR layout
 
 Checks: SHM-COVER (Zephyr's zephyr,ipc_shm is exactly what Linux reserves for
 that remote), OVERLAP (no two reservations overlap), SEG-OUT (firmware
@@ -39,7 +45,11 @@ segments inside the remote's carveouts or TCM), MBOX-PAIR (the Linux mailbox
 mirrors Zephyr's zephyr,ipc), MBOX-BOARD (with --board: mailboxes no Zephyr
 file pairs, against the board's), VDEV-PARTS (vdevN has vring0, vring1 and
 buffer), VRING-SIZE / VRING-DA / BUF-SIZE (the resource table's num/align fit
-what Linux reserves).
+what Linux reserves); HVL-AREA / HVL-WINDOW / HVL-IPI (the Zephyr HVL node and
+the device file place region, vrings, pool and windows alike, one mailbox),
+HVL-QUEUE (vrings and buffers fit), HVL-SHM (Linux reserves the HVL region as it
+is); IVSHMEM-PEER (one socket or memory file, the server's vectors),
+IVSHMEM-SIZE (one size), IVSHMEM-LAYOUT (both firmwares' headers alike).
 
 Examples:
   west amp-lint zynqmp-openamp.dtso boards/kv260_r5.overlay --zephyr-dts ~/zephyrproject/zephyr

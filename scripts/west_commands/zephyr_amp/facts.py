@@ -163,6 +163,64 @@ class VirtioMmio:
 
 
 @dataclass
+class HvlQueue:
+    """One vring of an HVL device: its index, start and the bytes its num needs."""
+    index: int
+    base: int
+    size: int
+    where: Where
+
+
+@dataclass
+class HvlDevice:
+    """One virtio device of a hypervisorless virtio link: its virtio-mmio window in the
+    pre-shared region and (from the device file only) its queues."""
+    name: str
+    base: int
+    size: int
+    where: Where
+    device_id: int = None
+    queue_size: int = None     # None: the file does not say (Zephyr's overlay)
+    buffer_size: int = None
+    queues: list = field(default_factory=list)     # [HvlQueue]
+
+    def span(self):
+        return span(self.base, self.size)
+
+
+@dataclass
+class HvlLink:
+    """A hypervisorless virtio link as one file states it: a Zephyr overlay's
+    openamp,virtio-hvl node (side "zephyr") or the device process's <link>.hvl.json
+    (side "device"). Areas are (base, size) in the pre-shared region shm."""
+    link: str                  # the link name: label amp_<link>, or the file's "link"
+    side: str
+    file: str
+    where: Where
+    shm: Region = None
+    windows: tuple = None
+    vrings: tuple = None
+    pool: tuple = None
+    ipi: str = None            # the driver's IPI mailbox: its Zephyr label
+    ipi_where: Where = None
+    devices: list = field(default_factory=list)    # [HvlDevice] by window address
+    shm_name: str = None       # the system's shared-memory name (device file)
+    driver: str = None         # device file: the driver and device domains
+    device: str = None
+
+    def areas(self):
+        return {"windows": self.windows, "vrings": self.vrings, "pool": self.pool}
+
+
+@dataclass
+class ZephyrIvshmem:
+    """An enabled qemu,ivshmem node of a Zephyr tree."""
+    label: str
+    path: str
+    where: Where
+
+
+@dataclass
 class ZephyrFacts:
     files: list                # overlays (and the board DTS), as given
     target: str = None         # Zephyr board target
@@ -171,6 +229,8 @@ class ZephyrFacts:
     regions: list = field(default_factory=list)    # reserved-memory children
     mailboxes: list = field(default_factory=list)  # every IPI mailbox of the tree
     virtio: list = field(default_factory=list)     # [VirtioMmio] enabled transports
+    hvl: list = field(default_factory=list)        # [HvlLink] openamp,virtio-hvl nodes
+    ivshmem: list = field(default_factory=list)    # [ZephyrIvshmem]
 
     side = "zephyr"
 
@@ -210,15 +270,89 @@ class ElfFacts:
 
 
 @dataclass
+class QemuIvshmem:
+    """An ivshmem device of a QEMU command line: ivshmem-doorbell (its -chardev socket)
+    or ivshmem-plain (its -object memory-backend-file)."""
+    id: str                    # the -device id=, else its chardev/memdev id
+    kind: str                  # doorbell | plain
+    where: Where
+    vectors: int = None        # doorbell: vectors= (QEMU's default 1)
+    socket: str = None         # doorbell: the chardev's path=
+    mem_path: str = None       # plain: the backend's mem-path=
+    size: int = None           # plain: the backend's size=
+    size_where: Where = None
+
+
+@dataclass
+class QemuFacts:
+    """A QEMU command line (qemu.args: one argument per line, or shell words)."""
+    file: str
+    ivshmem: list = field(default_factory=list)    # [QemuIvshmem]
+
+    side = "qemu"
+
+
+@dataclass
+class IvshmemServerFacts:
+    """The arguments of an ivshmem-server (ivshmem-server.args); unset options are
+    the server's defaults (contrib/ivshmem-server/main.c)."""
+    file: str
+    where: Where
+    socket: str = "/tmp/ivshmem_socket"
+    shm: str = "ivshmem"
+    size: int = 4 << 20
+    vectors: int = 1
+    wheres: dict = field(default_factory=dict)     # option letter -> Where
+
+    side = "server"
+
+    def at(self, opt):
+        return self.wheres.get(opt, self.where)
+
+
+@dataclass
+class HeaderFacts:
+    """The #define NAME VALUE lines of a C header (a generated amp_layout.h, or a
+    setup's own header using its names): value int, or str for a string."""
+    file: str
+    defines: dict = field(default_factory=dict)    # name -> (value, Where)
+
+    side = "header"
+
+    def get(self, name):
+        v = self.defines.get(name)
+        return v[0] if v else None
+
+    def where(self, name):
+        v = self.defines.get(name)
+        return v[1] if v else Where(self.file)
+
+    def ivshmem_links(self):
+        """Prefixes P of the ivshmem links it describes (AMP_P_VRING0_OFFSET)."""
+        return sorted(n[len("AMP_"):-len("_VRING0_OFFSET")] for n in self.defines
+                      if n.startswith("AMP_") and n.endswith("_VRING0_OFFSET")
+                      and f"{n[:-len('_VRING0_OFFSET')]}_BUF_COUNT" in self.defines)
+
+
+@dataclass
 class Facts:
     """Everything read from one set of input files."""
     linux: list = field(default_factory=list)      # [LinuxFacts]
     zephyr: list = field(default_factory=list)     # [ZephyrFacts]
     elves: list = field(default_factory=list)      # [ElfFacts]
+    hvl: list = field(default_factory=list)        # [HvlLink] device files (.hvl.json)
+    qemu: list = field(default_factory=list)       # [QemuFacts]
+    servers: list = field(default_factory=list)    # [IvshmemServerFacts]
+    headers: list = field(default_factory=list)    # [HeaderFacts]
     board: object = None                           # the board inferred while reading
 
     def files(self):
         out = []
         for f in self.linux + self.zephyr:
             out += f.files
-        return out + [e.file for e in self.elves]
+        out += [e.file for e in self.elves] + [h.file for h in self.hvl]
+        return out + [f.file for f in self.qemu + self.servers + self.headers]
+
+    def hvl_links(self):
+        """Every HVL link statement: the Zephyr overlays' nodes, then the device files."""
+        return [h for z in self.zephyr for h in z.hvl] + list(self.hvl)

@@ -3,9 +3,10 @@
 The import takes each Linux remoteproc core (and the Zephyr image and
 firmware ELF paired with it, lint.pairs) to one Zephyr domain; its firmware
 memory, trace buffer, carveouts and rpmsg vdevs to the keys the system
-format has. Addresses are pinned with base: where the format takes one,
-sizes are written where they differ from the derived ones, and every value
-carries a comment naming the file and line it came from.
+format has; hypervisorless virtio and ivshmem links are importer_links.py's.
+Addresses are pinned with base: where the format takes one, sizes are
+written where they differ from the derived ones, and every value carries a
+comment naming the file and line it came from.
 
 Then the YAML is checked the only way that counts: model + layout run on it,
 and every reservation the inputs make is compared with the region the
@@ -25,6 +26,7 @@ from . import layout as layout_mod
 from . import lint as lint_mod
 from .errors import AmpError, InputError
 from .importer_check import Checking, Note
+from .importer_links import Links
 from .importer_yaml import num_align
 
 
@@ -69,7 +71,7 @@ class Spec:
     devices: list = field(default_factory=list)    # [(link, device dict)] native virtio
 
 
-class Importer(Checking):
+class Importer(Checking, Links):
     def __init__(self, facts, board, name, prefer=None, board_roots=()):
         self.facts, self.board, self.name = facts, board, name
         self.prefer, self.board_roots = prefer, board_roots
@@ -78,6 +80,8 @@ class Importer(Checking):
         self.specs = []
         self.dropped = set()       # region paths of remotes a lock-step remote displaced
         self.pin = False           # links pinned with base: (else allocated, or in pools)
+        self.hvl = []              # [importer_links.HvlSpec]
+        self.ivshmem = []          # [importer_links.IvshmemSpec]
 
     # -- public -------------------------------------------------------------
 
@@ -89,13 +93,15 @@ class Importer(Checking):
                                 "finding(s)); fix them, or take one side with --prefer "
                                 "linux|zephyr", res.findings)
         self._specs()
-        if not any(s.remote and s.remote.vdev_regions() or s.zephyr and (
-                s.zephyr.region("zephyr,ipc_shm") or s.zephyr.virtio) for s in self.specs):
+        if not self.has_other_links() and not any(
+                s.remote and s.remote.vdev_regions() or s.zephyr and (
+                    s.zephyr.region("zephyr,ipc_shm") or s.zephyr.virtio) for s in self.specs):
             raise InputError(", ".join(self.facts.files()[:3]), 0, 0, "",
-                             "no rpmsg link (no vdevNvringM/vdevNbuffer reservation, no "
-                             "zephyr,ipc_shm) and no enabled virtio,mmio transport in these "
-                             "files: hypervisorless virtio and ivshmem links are not imported "
-                             "yet", "give the files of an rpmsg or virtio-mmio setup")
+                             "no link in these files: no rpmsg vdev (vdevNvringM/vdevNbuffer "
+                             "reservation, zephyr,ipc_shm), no enabled virtio,mmio transport, "
+                             "no openamp,virtio-hvl node or <link>.hvl.json, no ivshmem "
+                             "device in a QEMU command line", "give the files of the setup's "
+                             "links too")
         for s in self.specs:
             self._mode(s)
         self._lockstep()
@@ -105,6 +111,8 @@ class Importer(Checking):
             self._trace(s)
             self._vdevs(s)
             self._virtio(s)
+        self._hvl_links()
+        self._ivshmem_links()
         self._orphans()
         pools = self._pools()
         res.text = self._yaml(pools)
@@ -133,9 +141,10 @@ class Importer(Checking):
         listed = {r.path for s in self.specs if s.remote for r in s.remote.regions}
         listed |= {s.fw_region.path for s in self.specs if s.fw_region is not None}
         listed |= self.dropped
+        hvl = self.hvl_shm_ranges()
         for lf in self.facts.linux:
             for r in {x.path: x for x in lf.regions}.values():
-                if r.path in listed:
+                if r.path in listed or (r.base, r.size) in hvl:
                     continue
                 if (r.name, r.base, r.size) in lf.base_regions:
                     self.res.changes.append(Note(
@@ -346,8 +355,9 @@ class Importer(Checking):
                             f"{sram.span()} ({sram.where})"))
 
     def _carveouts(self, s):
+        hvl = self.hvl_shm_ranges()
         for r in (s.remote.regions if s.remote else []):
-            if r.kind != "carveout":
+            if r.kind != "carveout" or (r.base, r.size) in hvl:
                 continue
             if re.fullmatch(r"[a-z][a-z0-9_]*", r.name) and \
                     not model._RESERVED_CARVEOUT.fullmatch(r.name):

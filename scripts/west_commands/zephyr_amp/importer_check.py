@@ -88,6 +88,8 @@ class Checking:
                     s.remote.where if s.remote else F.Where(s.zephyr.name)))
             if s.elf is not None:
                 self._compare_table(s, lay.domains[s.name].rsc_table)
+        self._compare_hvl(lay)
+        self._compare_ivshmem(lay)
 
     def _pin_tables(self, lay):
         """firmware: {table: ADDR} where a firmware's .resource_table is not where the

@@ -41,13 +41,14 @@ def system_text(imp, pools) -> str:
             f"description: imported from {', '.join(Path(f).name for f in files)}", "",
             "domains:"]
     linux = [c for c in sorted(imp.board.cores) if "linux" in imp.board.cores[c].os]
-    if linux and (imp.links() or imp.facts.linux):
+    if linux and (imp.links() or imp.facts.linux or imp.hvl):
         out += ["  - name: linux", "    os: linux", f"    cores: [{', '.join(linux)}]", ""]
     for s in imp.specs:
         out += _domain(s)
     pool_of = {}
-    if pools:
+    if pools or imp.hvl:
         out.append("shared-memory:")
+    if pools:
         for name, base, size, names in pools:
             first = next(v for n, s, v in imp.links() if n == names[0])
             src = first.get("vring0", first.get("shm"))
@@ -58,12 +59,14 @@ def system_text(imp, pools) -> str:
                 out.append(f"    size: {fmt_size(size)}    # explicit: the links "
                            f"derive {derived:#x}")
             pool_of.update({n: name for n in names})
-        out.append("")
+    if pools or imp.hvl:
+        out += imp.hvl_pool_text() + [""]
     out.append("links:")
     for name, s, v in imp.links():
         out += _link(imp, name, s, v, pool_of.get(name))
     for s in imp.specs:
         out += _virtio_links(s)
+    out += imp.hvl_link_text() + imp.ivshmem_link_text()
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -5,7 +5,8 @@ disagreements that make a loader or driver do something other than what one
 of the files means: the Zephyr side's zephyr,ipc_shm against what Linux
 reserves for that remote, reservations that overlap, firmware segments
 outside the memory Linux lets remoteproc load, mailboxes that do not pair,
-and vrings and buffer pools too small for the resource table's num/align.
+and vrings and buffer pools too small for the resource table's num/align;
+for hypervisorless virtio and ivshmem links, lint_links.py.
 
 A Zephyr image is paired with the Linux remoteproc core whose vdev
 reservations its zephyr,ipc_shm overlaps (or, without one, whose mailbox has
@@ -104,6 +105,8 @@ def lint(facts: F.Facts, board=None) -> list:
     if board is not None:
         for lf in facts.linux:
             found += _mailbox_board(lf, board, ps)
+    from . import lint_links  # it uses Finding
+    found += lint_links.hvl(facts) + lint_links.ivshmem(facts)
     seen, out = set(), []
     for f in found:
         if f.line() not in seen:
@@ -253,10 +256,12 @@ def _zephyr_overlaps(facts, ps):
     of the remote the Zephyr image is paired with (its firmware memory, its vdevs) is
     that remote's own."""
     mine = {id(p.zephyr): p.remote.regions for p in ps}
+    hvl = {(h.shm.base, h.shm.size) for h in facts.hvl_links()}     # HVL-SHM's
     out = []
     for z in facts.zephyr:
         shm = z.region("zephyr,ipc_shm")
-        zregs = [r for r in z.regions if shm is None or r.path != shm.path]
+        zregs = [r for r in z.regions if (shm is None or r.path != shm.path)
+                 and (r.base, r.size) not in hvl]
         zregs += [shm] if shm else []
         own = list(mine.get(id(z), []))
         sram = z.region("zephyr,sram")

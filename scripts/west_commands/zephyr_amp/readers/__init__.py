@@ -1,9 +1,11 @@
 """Readers: the files of an existing AMP setup -> facts.Facts.
 
 read_files() sorts the inputs by what they are, not by their names alone:
-an ELF (by magic), a flattened devicetree (.dtb/.dtbo, by magic), a Zephyr
-devicetree (.overlay, zephyr.dts, or a source that sets zephyr,* properties)
-or a Linux devicetree (.dts/.dtso). Several Linux files with exactly one full
+an ELF (by magic), a flattened devicetree (.dtb/.dtbo, by magic), an HVL
+device file (.json, or JSON text), a C header (.h), QEMU or ivshmem-server
+arguments (.args, or text whose first word is an option or the program), a
+Zephyr devicetree (.overlay, zephyr.dts, or a source that sets zephyr,*
+properties) or a Linux devicetree (.dts/.dtso). Several Linux files with exactly one full
 tree among them are that base with the others as overlays, applied with
 fdtoverlay; each Zephyr overlay is one Zephyr image, read on top of its board
 DTS.
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from .. import facts as F
 from ..errors import InputError, UsageError
-from . import dts, elf, linux, zephyr
+from . import dts, elf, files, linux, qemu, zephyr
 
 DT_SUFFIXES = (".dts", ".dtsi", ".dtso", ".overlay")
 
@@ -41,6 +43,8 @@ def read_files(paths, opts: Options = None) -> F.Facts:
             kind, text = _classify(Path(p), str(p))
             if kind == "elf":
                 out.elves.append(elf.read(p, str(p)))
+            elif kind in _TEXT:
+                _TEXT[kind](out, text, str(p))
             elif kind == "zephyr":
                 zeph.append(Path(p))
             else:
@@ -69,13 +73,44 @@ def _classify(path: Path, display: str):
                          "flattened devicetree (.dtb/.dtbo)",
                          "give a .dts/.dtso/.overlay, a .dtb/.dtbo or a firmware ELF")
     text = raw.decode("utf-8", "replace")
+    if path.suffix not in DT_SUFFIXES:
+        kind = _other_kind(path, text)
+        if kind:
+            return kind, text
     if path.suffix not in DT_SUFFIXES and "/dts-v1/" not in text:
         raise InputError(display, 0, 0, "", "is not a devicetree source (no /dts-v1/, and "
-                         "not named .dts, .dtso or .overlay), a .dtb/.dtbo or an ELF",
-                         "give the Linux devicetree, the Zephyr overlay or the firmware ELF")
+                         "not named .dts, .dtso or .overlay), a .dtb/.dtbo, an ELF, QEMU or "
+                         "ivshmem-server arguments (.args), an HVL device file (.hvl.json) "
+                         "or a C header (.h)",
+                         "give the Linux devicetree, the Zephyr overlay, the firmware ELF "
+                         "or one of those")
     if zephyr.is_zephyr_source(path, text):
         return "zephyr", text
     return "source", text
+
+
+def _other_kind(path: Path, text: str):
+    """The kinds that are not devicetree: by name first, then by content."""
+    if path.suffix == ".json" or files.is_json(text) and path.suffix not in (".yaml", ".yml"):
+        return "hvl"
+    if path.suffix == ".h":
+        return "header"
+    if qemu.looks_like_args(path, text):
+        return "args"
+    return None
+
+
+def _read_args(out, text, display):
+    args = qemu.tokens(text, display)
+    if qemu.is_server(Path(display), args):
+        out.servers.append(qemu.read_server(text, display))
+    else:
+        out.qemu.append(qemu.read_qemu(text, display))
+
+
+_TEXT = {"hvl": lambda out, text, d: out.hvl.append(files.read_hvl(text, d)),
+         "header": lambda out, text, d: out.headers.append(files.read_header(text, d)),
+         "args": _read_args}
 
 
 def _linux(items, opts, work):
@@ -226,7 +261,10 @@ def add_arguments(parser) -> None:
     """The input options amp-lint and amp-import share."""
     parser.add_argument("files", metavar="FILE", nargs="+",
                         help="Linux .dts/.dtso/.dtb/.dtbo, Zephyr .overlay or zephyr.dts, "
-                        "firmware ELF")
+                        "firmware ELF, HVL device file <link>.hvl.json, QEMU or "
+                        "ivshmem-server arguments (qemu.args, ivshmem-server.args: one "
+                        "per line, or shell words), C header with the layout's #defines "
+                        "(amp_layout.h)")
     parser.add_argument("--board", metavar="NAME",
                         help="the board (boards/NAME.yaml): TCM banks, mailboxes, Zephyr "
                         "targets")

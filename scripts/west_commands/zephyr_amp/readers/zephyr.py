@@ -19,6 +19,8 @@ from .linux import Locator
 
 CHOSEN = ("zephyr,ipc_shm", "zephyr,sram", "zephyr,ipc", "zephyr,ram-console",
           "zephyr,ipc_rsc_table")
+HVL_COMPATIBLE = "openamp,virtio-hvl"
+HVL_AREAS = ("windows", "vrings", "pool")
 _KIND = {"zephyr,ipc_shm": "ipc_shm", "zephyr,sram": "sram", "zephyr,ram-console": "trace",
          "zephyr,ipc_rsc_table": "reserved"}
 
@@ -116,8 +118,17 @@ def read(dt, loc: Locator, files, target=None, board=None) -> F.ZephyrFacts:
                                         _KIND[name], loc.node(target_node, "reg"),
                                         label=(target_node.labels or [None])[0],
                                         path=target_node.path, owner=out.name)
+    hvl_nodes = set()
     for node in dt.node_iter():
-        if "virtio,mmio" in dts.strings(node, "compatible") and dts.status_ok(node):
+        if HVL_COMPATIBLE in dts.strings(node, "compatible") and dts.status_ok(node):
+            out.hvl.append(_hvl(dt, node, loc))
+            hvl_nodes.add(node.path)
+        elif "qemu,ivshmem" in dts.strings(node, "compatible") and dts.status_ok(node):
+            out.ivshmem.append(F.ZephyrIvshmem((node.labels or [node.name])[0], node.path,
+                                               loc.node(node)))
+    for node in dt.node_iter():
+        if "virtio,mmio" in dts.strings(node, "compatible") and dts.status_ok(node) and \
+                (node.parent is None or node.parent.path not in hvl_nodes):
             out.virtio += _virtio(node, loc)
     for node in dt.node_iter():
         if node.name == "reserved-memory" and dts.status_ok(node):
@@ -129,6 +140,60 @@ def read(dt, loc: Locator, files, target=None, board=None) -> F.ZephyrFacts:
                         loc.node(child, "reg"), label=(child.labels or [None])[0],
                         path=child.path, owner=out.name, no_map="no-map" in child.props))
     return out
+
+
+def _hvl(dt, node, loc) -> F.HvlLink:
+    """An openamp,virtio-hvl node: reg windows, vrings, pool (by reg-names), the
+    pre-shared region its memory-region names, the ipm mailbox, and a device per
+    enabled virtio,mmio child."""
+    where = loc.node(node, "reg")
+    label = (node.labels or [node.name.split("@")[0]])[0]
+    name = label[len("amp_"):] if label.startswith("amp_") else label
+    areas = dict(zip(dts.strings(node, "reg-names"), dts.regs(node)))
+    missing = [n for n in HVL_AREAS if n not in areas]
+    if missing:
+        raise InputError(where.file, where.line, 0, "", f"the {HVL_COMPATIBLE} node "
+                         f"{node.path} has no {', '.join(missing)} in reg / reg-names",
+                         "give reg = <windows>, <vrings>, <pool> with reg-names = "
+                         '"windows", "vrings", "pool"')
+    shm = next(iter(dts.phandles(dt, node, "memory-region")), None)
+    shm_regs = dts.regs(shm) if shm is not None else []
+    if not shm_regs:
+        w = loc.node(node)
+        raise InputError(w.file, w.line, 0, "", f"the {HVL_COMPATIBLE} node {node.path} "
+                         "has no memory-region (the pre-shared region it lies in)",
+                         "add memory-region = <&the pre-shared region's node>")
+    ipm = next(iter(dts.phandles(dt, node, "ipm")), None)
+    if ipm is None:
+        w = loc.node(node)
+        raise InputError(w.file, w.line, 0, "", f"the {HVL_COMPATIBLE} node {node.path} "
+                         "has no ipm (the IPI mailbox that carries the kicks)",
+                         "add ipm = <&the driver's IPI mailbox>")
+    region = F.Region((shm.labels or [shm.name.split("@")[0]])[0], *shm_regs[0], "hvl_shm",
+                      loc.node(shm, "reg"), label=(shm.labels or [None])[0], path=shm.path)
+    out = F.HvlLink(name, "zephyr", where.file, where, shm=region,
+                    windows=areas["windows"], vrings=areas["vrings"], pool=areas["pool"],
+                    ipi=(ipm.labels or [ipm.name])[0], ipi_where=loc.node(node, "ipm"))
+    for child in node.nodes.values():
+        if "virtio,mmio" in dts.strings(child, "compatible") and dts.status_ok(child):
+            out.devices.append(_hvl_device(child, name, loc))
+    out.devices.sort(key=lambda d: d.base)
+    return out
+
+
+def _hvl_device(node, link, loc) -> F.HvlDevice:
+    found = _virtio(node, loc)
+    if not found:
+        w = loc.node(node)
+        raise InputError(w.file, w.line, 0, "", f"virtio,mmio node {node.path} has no reg "
+                         "(its window in the pre-shared region)",
+                         "add reg = <address 0x200>")
+    t = found[0]
+    dev = next(iter(node.nodes.values()), None)
+    name = dev.name if dev is not None else node.name.split("@")[0]
+    if t.label and t.label.startswith(f"amp_{link}_"):
+        name = t.label[len(f"amp_{link}_"):]
+    return F.HvlDevice(name, t.base, t.size, t.where, device_id=t.device_id)
 
 
 def _virtio(node, loc):

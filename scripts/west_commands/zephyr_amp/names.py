@@ -202,8 +202,9 @@ def xml_text(text: str) -> str:
     """Text content (or an attribute value in double quotes) of XML 1.0: & < > "
     escaped, characters XML cannot carry at all written as \\xNN."""
     text = one_line(text)
-    text = "".join(ch if ch in "\t\n\r" or ord(ch) >= 0x20 else f"\\x{ord(ch):02x}"
-                   for ch in text)
+    if not text.isprintable():          # (a printable text has no character below 0x20)
+        text = "".join(ch if ch in "\t\n\r" or ord(ch) >= 0x20 else f"\\x{ord(ch):02x}"
+                       for ch in text)
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
 
@@ -224,8 +225,11 @@ def kconfig_string(text: str) -> str:
 
 
 def _quoted(text):
+    text = str(text)
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return '"' + text + '"'         # nothing to escape (no control character, no DEL)
     out = []
-    for ch in str(text):
+    for ch in text:
         if ch in '"\\':
             out.append("\\" + ch)
         elif ch == "\n":

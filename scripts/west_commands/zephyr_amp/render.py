@@ -102,10 +102,11 @@ class _Unusual(Exception):
 
 
 def json_text(doc) -> str:
-    """json.dumps(doc, indent=2, sort_keys=True), the same text, several times as fast:
-    json's C encoder (which does not indent) writes the numbers and strings of each
-    list or map in one call, its item separator carrying the line break and the
-    indentation; the lists and maps inside are put between them here."""
+    """json.dumps(doc, indent=2, sort_keys=True), the same text, faster: with an indent
+    json runs its pure-Python encoder; here its C encoder writes the numbers and
+    strings of each list or map in one call (its item separator carrying the line
+    break and the indentation) and the lists and maps inside are put between them
+    (a third less time for a 1,000-link layout.json)."""
     if json.encoder.c_make_encoder is None:     # pragma: no cover - not CPython
         return json.dumps(doc, indent=2, sort_keys=True)
     try:

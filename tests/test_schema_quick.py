@@ -120,3 +120,29 @@ def test_checking_a_bundled_system_imports_neither_pykwalify_nor_jinja2():
                        check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == ""
+
+
+def test_schema_files_are_cached_as_python_caches_bytecode(tmp_path, monkeypatch):
+    """schema.cached_yaml(): parsed once into the pycache (PYTHONPYCACHEPREFIX here),
+    read from there while the file's bytes are the same, parsed again when they
+    change; nothing written under PYTHONDONTWRITEBYTECODE."""
+    path = tmp_path / "lib" / "rules.yaml"
+    path.parent.mkdir()
+    path.write_text("type: map\nmapping: {name: {type: str}}\n")
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "pyc"))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    assert schema.cached_yaml(path) == {"type": "map", "mapping": {"name": {"type": "str"}}}
+    assert not (tmp_path / "pyc").exists()
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    schema.cached_yaml(path)
+    cache = schema._cache_path(path)
+    assert cache.is_file() and str(cache).startswith(str(tmp_path / "pyc"))
+    import marshal
+    cache.write_bytes(marshal.dumps((path.read_bytes(), {"from": "the cache"})))
+    assert schema.cached_yaml(path) == {"from": "the cache"}
+    path.write_text("type: seq\nsequence: [{type: int}]\n")      # new bytes: parsed again
+    assert schema.cached_yaml(path) == {"type": "seq", "sequence": [{"type": "int"}]}
+    cache.write_bytes(b"not marshal data")                       # a broken cache: parsed
+    assert schema.cached_yaml(path) == {"type": "seq", "sequence": [{"type": "int"}]}
+    assert schema.cached_yaml(path) == schema.cached_yaml(path)
+    assert [p.name for p in cache.parent.iterdir()] == [cache.name]   # no temp file left

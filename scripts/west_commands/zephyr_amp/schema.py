@@ -14,7 +14,11 @@ and words the finding. pykwalify costs ~2 ms for a board file and ~50 us a link
 
 import copy
 import functools
+import importlib.util
+import marshal
+import os
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -39,9 +43,51 @@ def load_schema(name):
 
 @functools.lru_cache(maxsize=None)
 def _parsed_schema(name):
+    return cached_yaml(SCHEMA_DIR / f"{name}.yaml")
+
+
+def cached_yaml(path: Path):
+    """One of this library's own YAML files as data, kept as Python keeps bytecode:
+    in __pycache__ beside it (or under PYTHONPYCACHEPREFIX), written unless
+    PYTHONDONTWRITEBYTECODE says not, and used only while it holds the file's very
+    bytes. A marshal of (bytes, data) reads in 40 us; the board schema parses in 2 ms."""
+    raw = path.read_bytes()
+    cache = _cache_path(path)
+    if cache is not None:
+        try:
+            held, data = marshal.loads(cache.read_bytes())
+            if held == raw:
+                return data
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(SCHEMA_DIR / f"{name}.yaml", encoding="utf-8") as f:
-        return yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
+    data = yaml.load(raw.decode("utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+    if cache is not None and not sys.dont_write_bytecode:
+        _write_cache(cache, raw, data)
+    return data
+
+
+def _cache_path(path: Path):
+    """Where cached_yaml() keeps path: NAME.yaml.<cache tag>.marshal in its pycache."""
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return None
+    pyc = Path(importlib.util.cache_from_source(str(path.with_suffix(".py"))))
+    return pyc.with_name(f"{path.name}.{tag}.marshal")
+
+
+def _write_cache(cache: Path, raw: bytes, data) -> None:
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        blob = marshal.dumps((raw, data))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(blob)
+        os.replace(tmp, cache)          # whole or not at all, as py_compile does
+    except (OSError, ValueError):       # read-only install, data marshal cannot hold
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def whole_matches(node):

@@ -117,8 +117,8 @@ def check(source, schema_name, schema_data=None):
     """Raise InputError for the first schema violation in source, if any.
     schema_data: the schema to use instead of schema/<schema_name>.yaml (the system
     schema with the link kinds' keys merged in: model.system_schema())."""
-    if schema_data is None:
-        check_with(source, load_schema(schema_name))
+    if schema_data is None:     # (no copy: check_with() reads it into a new one)
+        check_with(source, _parsed_schema(schema_name))
     else:
         check_with(source, schema_data)
 

@@ -137,23 +137,27 @@ def _json(value, nl: str) -> str:
         return "{}" if kind is dict else "[]"
     inner = nl + "  "
     sep = "," + inner
-    values = value.values() if kind is dict else value
-    if not any(type(v) in _NEST for v in values):
-        return _wrap(kind, inner, "".join(_encoder(inner)(value, 0))[1:-1], nl)
     if kind is not dict:
-        return _wrap(kind, inner, sep.join(_json(v, inner) for v in value), nl)
+        if any(type(v) in _NEST and v for v in value):
+            return _wrap("[", inner, sep.join(_json(v, inner) for v in value), nl)
+        return _wrap("[", inner, "".join(_encoder(inner)(value, 0))[1:-1], nl)
+    # the lists and maps with something in them; an empty one is written as {} or [],
+    # as the C encoder writes it too
+    nested = {k: v for k, v in value.items() if type(v) in _NEST and v}
+    if not nested:
+        return _wrap("{", inner, "".join(_encoder(inner)(value, 0))[1:-1], nl)
     if any(type(k) is not str for k in value):
         raise _Unusual
-    leaves = {k: v for k, v in value.items() if type(v) not in _NEST}
+    leaves = {k: v for k, v in value.items() if k not in nested}
     # "key": value of every leaf, in key order (a separator is the only line break)
     flat = iter("".join(_encoder(inner)(leaves, 0))[1:-1].split(sep) if leaves else ())
-    return _wrap(kind, inner, sep.join(
-        next(flat) if k in leaves else f"{_json(k, inner)}: {_json(value[k], inner)}"
+    return _wrap("{", inner, sep.join(
+        f"{_json(k, inner)}: {_json(nested[k], inner)}" if k in nested else next(flat)
         for k in sorted(value)), nl)
 
 
-def _wrap(kind, inner: str, items: str, nl: str) -> str:
-    return ("{" if kind is dict else "[") + inner + items + nl + ("}" if kind is dict else "]")
+def _wrap(opening: str, inner: str, items: str, nl: str) -> str:
+    return opening + inner + items + nl + ("}" if opening == "{" else "]")
 
 
 def _links_by_domain(layout: Layout) -> dict:

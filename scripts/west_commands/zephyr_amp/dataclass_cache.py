@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import marshal
-import os
-import sys
 from pathlib import Path
 from types import CodeType
 from typing import Optional
+
+from . import pycache
 
 MAX_ENTRIES = 4000      # texts kept; more (many versions of the library) starts afresh
 
@@ -52,18 +51,14 @@ def compiled():
         yield
     finally:
         del dataclasses.exec
-    if added and not sys.dont_write_bytecode:
+    if added and pycache.may_write():
         _write(path, codes if len(codes) <= MAX_ENTRIES else {s: codes[s] for s in added})
 
 
 def cache_path() -> Optional[Path]:
     """zephyr_amp/__pycache__/dataclasses.<cache tag>.marshal (or its place under
     PYTHONPYCACHEPREFIX); None where Python keeps no bytecode cache."""
-    tag = sys.implementation.cache_tag
-    if tag is None:
-        return None
-    pyc = Path(importlib.util.cache_from_source(__file__))
-    return pyc.with_name(f"dataclasses.{tag}.marshal")
+    return pycache.path_for(Path(__file__), "dataclasses")
 
 
 def _read(path: Path) -> dict:
@@ -77,13 +72,8 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, codes: dict) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(marshal.dumps(codes))
-        os.replace(tmp, path)           # whole or not at all, as py_compile does
-    except (OSError, ValueError):
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+        blob = marshal.dumps(codes)
+    except ValueError:                  # pragma: no cover - code objects always marshal
+        return
+    pycache.write(path, blob)

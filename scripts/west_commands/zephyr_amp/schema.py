@@ -14,15 +14,13 @@ and words the finding. pykwalify costs ~2 ms for a board file and ~50 us a link
 
 import copy
 import functools
-import importlib.util
 import marshal
-import os
 import re
-import sys
 from pathlib import Path
 
 import yaml
 
+from . import pycache
 from .errors import InputError, clip
 from .source import did_you_mean
 
@@ -62,32 +60,18 @@ def cached_yaml(path: Path):
             pass
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(raw.decode("utf-8"), Loader=loader)  # noqa: S506 - a safe loader
-    if cache is not None and not sys.dont_write_bytecode:
-        _write_cache(cache, raw, data)
+    if cache is not None and pycache.may_write():
+        try:
+            blob = marshal.dumps((raw, data))
+        except ValueError:              # data marshal cannot hold: not kept
+            return data
+        pycache.write(cache, blob)
     return data
 
 
 def _cache_path(path: Path):
     """Where cached_yaml() keeps path: NAME.yaml.<cache tag>.marshal in its pycache."""
-    tag = sys.implementation.cache_tag
-    if tag is None:
-        return None
-    pyc = Path(importlib.util.cache_from_source(str(path.with_suffix(".py"))))
-    return pyc.with_name(f"{path.name}.{tag}.marshal")
-
-
-def _write_cache(cache: Path, raw: bytes, data) -> None:
-    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-    try:
-        blob = marshal.dumps((raw, data))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(blob)
-        os.replace(tmp, cache)          # whole or not at all, as py_compile does
-    except (OSError, ValueError):       # read-only install, data marshal cannot hold
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    return pycache.path_for(path.with_suffix(".py"), path.name)
 
 
 def whole_matches(node):

@@ -11,11 +11,13 @@ text gives the same code, as compiling it would (with the flags dataclasses'
 own exec() compiles with). Outside the block dataclasses is as it was.
 """
 
-from __future__ import annotations
+import __future__
 
 import contextlib
 import dataclasses
+import functools
 import marshal
+import operator
 from pathlib import Path
 from types import CodeType
 from typing import Optional
@@ -23,6 +25,10 @@ from typing import Optional
 from . import pycache
 
 MAX_ENTRIES = 4000      # texts kept; more (many versions of the library) starts afresh
+# The __future__ flags dataclasses' own exec() compiles its text with: those of the
+# dataclasses module's code (none today), as exec() of a string inherits them.
+_FLAGS = dataclasses.dataclass.__code__.co_flags & functools.reduce(
+    operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names))
 
 
 @contextlib.contextmanager
@@ -40,7 +46,7 @@ def compiled():
         if type(source) is str:
             code = codes.get(source)
             if code is None:
-                code = compile(source, "<string>", "exec", dont_inherit=True)
+                code = compile(source, "<string>", "exec", flags=_FLAGS, dont_inherit=True)
                 codes[source] = code
                 added.append(source)
             source = code

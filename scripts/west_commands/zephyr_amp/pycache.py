@@ -20,6 +20,14 @@ def path_for(source: Path, name: str) -> Optional[Path]:
     return pyc.with_name(f"{name}.{tag}.marshal")
 
 
+def folder(source: Path) -> Optional[Path]:
+    """The __pycache__ folder of source's folder (or its place under
+    PYTHONPYCACHEPREFIX); None where Python keeps no bytecode cache."""
+    if sys.implementation.cache_tag is None:
+        return None
+    return Path(importlib.util.cache_from_source(str(source))).parent
+
+
 def may_write() -> bool:
     """Whether Python writes bytecode here (not under PYTHONDONTWRITEBYTECODE)."""
     return not sys.dont_write_bytecode

@@ -1,6 +1,7 @@
-"""zephyr_amp.dataclass_cache: the library's dataclasses defined with code kept in the
-pycache are the dataclasses Python would define (same code for the same text), the
-cache is written only where bytecode would be, and dataclasses is left as it was."""
+"""What the library keeps beside its bytecode (zephyr_amp/pycache.py): the code of its
+dataclasses (dataclass_cache: the dataclasses Python would define, same code for the
+same text, dataclasses left as it was) and its compiled templates (render: the same
+files), written only where bytecode would be."""
 
 import dataclasses
 import json
@@ -102,3 +103,42 @@ def test_a_broken_cache_is_compiled_afresh(tmp_path, monkeypatch):
     assert "exec" not in vars(dataclasses)
     assert Point(1) == Point(1, 2) and repr(Point(1)).endswith("Point(x=1, y=2)")
     assert len(dataclass_cache._read(path)) >= 3      # __init__, __repr__, __eq__, ...
+
+
+RENDER = textwrap.dedent(f"""\
+    import hashlib, json, sys
+    sys.path.insert(0, {LIB!r})
+    import jinja2
+    compiled = []
+    real = jinja2.Environment.compile
+    def counting(self, source, name=None, filename=None, *args, **kwargs):
+        compiled.append(name)
+        return real(self, source, name, filename, *args, **kwargs)
+    jinja2.Environment.compile = counting
+    from zephyr_amp import config
+    out = {{}}
+    for path in sorted(__import__("pathlib").Path({str(REPO / "systems")!r}).glob("*.yaml")):
+        files = config.configure(path).files
+        out[path.name] = {{k: hashlib.sha256(v.encode()).hexdigest() for k, v in files.items()}}
+    print(json.dumps({{"compiled": len(compiled), "files": out}}))
+    """)
+
+
+def _render(env):
+    r = subprocess.run([sys.executable, "-c", RENDER], env=env, capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    return out["compiled"], out["files"]
+
+
+def test_templates_compile_once_and_write_the_same_files(tmp_path):
+    compiled, plain = _render(_env(tmp_path, write=False))
+    assert compiled > 10 and not list((tmp_path / "pyc").rglob("*.jinja2"))
+    compiled, first = _render(_env(tmp_path, write=True))
+    kept = {p: p.read_bytes() for p in (tmp_path / "pyc").rglob("*.jinja2")}
+    assert compiled > 10 and len(kept) == compiled
+    compiled, second = _render(_env(tmp_path, write=True))
+    assert compiled == 0
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert first == plain and second == plain

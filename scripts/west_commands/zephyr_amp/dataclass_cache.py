@@ -24,7 +24,7 @@ from typing import Optional
 
 from . import pycache
 
-MAX_ENTRIES = 4000      # texts kept; more (many versions of the library) starts afresh
+MAX_ENTRIES = 4000      # texts kept; past it (many versions of the library) only this run's
 # The __future__ flags dataclasses' own exec() compiles its text with: those of the
 # dataclasses module's code (none today), as exec() of a string inherits them.
 _FLAGS = dataclasses.dataclass.__code__.co_flags & functools.reduce(
@@ -40,7 +40,7 @@ def compiled():
         yield
         return
     codes = _read(path)
-    added = []
+    used, added = set(), []
 
     def cached_exec(source, globals=None, locals=None):
         if type(source) is str:
@@ -49,6 +49,7 @@ def compiled():
                 code = compile(source, "<string>", "exec", flags=_FLAGS, dont_inherit=True)
                 codes[source] = code
                 added.append(source)
+            used.add(source)
             source = code
         return exec(source, globals, locals)
 
@@ -58,7 +59,7 @@ def compiled():
     finally:
         del dataclasses.exec
     if added and pycache.may_write():
-        _write(path, codes if len(codes) <= MAX_ENTRIES else {s: codes[s] for s in added})
+        _write(path, codes if len(codes) <= MAX_ENTRIES else {s: codes[s] for s in used})
 
 
 def cache_path() -> Optional[Path]:

@@ -11,7 +11,8 @@
    start-up floor of any west command): every round runs each command and a
    `west --version` back to back (which goes first alternates by round), so
    the load of a shared machine falls on both alike; printed are the median
-   of the per-round ratios and the ratio of the fastest runs.
+   of the per-round ratios and the ratio of the fastest runs. Then where
+   --check's own time goes: importing the library, checking a bundled system.
 2. In process, the scaling table: generated systems of 1 to 1,000 rpmsg
    links, config.configure() (validate, lay out, render in memory) and
    config.generate() (the same, then write every file), with the slope of
@@ -162,6 +163,37 @@ def whole_process(tmp, env, manifest, big, boards, rounds):
               f"{ratio:>23.2f}x{min(ts) / min(floor):>10.2f}x")
 
 
+_STARTUP = """\
+import sys, time
+sys.path.insert(0, {lib!r})
+import west.app.main, west.commands, west.manifest  # what west has loaded before us
+t0 = time.perf_counter()
+from zephyr_amp import dataclass_cache
+with dataclass_cache.compiled():    # as amp_config.py imports it
+    from zephyr_amp import config
+t1 = time.perf_counter()
+config.check({system!r})
+t2 = time.perf_counter()
+print((t1 - t0) * 1e3, (t2 - t1) * 1e3)
+"""
+
+
+def startup(env, manifest, rounds):
+    """Where amp-config --check's own time goes, in a fresh process each round (with
+    west's modules loaded first, as west has them): importing the library, then
+    checking and laying out a bundled system."""
+    code = _STARTUP.format(lib=str(manifest / "scripts" / "west_commands"),
+                           system=str(manifest / "systems" / "kv260-rpmsg.yaml"))
+    times = []
+    for _ in range(rounds + 1):             # the first one writes the bytecode
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True)
+        times.append([float(x) for x in r.stdout.split()])
+    imp, chk = (statistics.median(t[i] for t in times[1:]) for i in (0, 1))
+    print(f"  of which in amp-config's own process: importing the library {imp:.1f}ms, "
+          f"checking kv260-rpmsg.yaml {chk:.1f}ms (median of {rounds} fresh processes)")
+
+
 def slope(points):
     """Least-squares slope of log(t) on log(n)."""
     xs = [math.log(n) for n, _ in points]
@@ -214,6 +246,7 @@ def main():
         manifest = make_workspace(tmp, env)
         big = many_links(tmp, args.max_links)
         whole_process(tmp, env, manifest, big, tmp / "boards", args.rounds)
+        startup(env, manifest, args.rounds)
         scaling(tmp, tmp / "boards", sizes, args.scale_rounds)
 
 

@@ -16,9 +16,14 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
         del sys.modules[_m]
 
 import zephyr_amp
+from zephyr_amp import dataclass_cache
 
 try:
-    from zephyr_amp import boards, config, describe, memmap, zephyr_version
+    # describe (--list-systems, --board-facts) and memmap (--show) are imported
+    # where they are used: every millisecond here is start-up of every run; the
+    # library's dataclasses get their code from the cache (dataclass_cache.py)
+    with dataclass_cache.compiled():
+        from zephyr_amp import config, zephyr_version
     from zephyr_amp.errors import AmpError
     _MISSING = None
 except ImportError as _e:
@@ -123,6 +128,7 @@ class AmpConfig(WestCommand):
             self.die(_MISSING, exit_code=2)
         zephyr_amp.forward_logs(self)
         if args.list_systems:
+            from zephyr_amp import describe
             return _out(describe.list_systems())
         if args.board_facts:
             return self._board_facts(args.board_facts, args.board_root)
@@ -137,6 +143,7 @@ class AmpConfig(WestCommand):
                 raise
             self.die(zephyr_amp.missing_dependency(e), exit_code=2)
         if args.show:
+            from zephyr_amp import memmap
             _out(memmap.table(result.layout) + "\n\n")
         name = result.system.name
         if result.out_dir is None:
@@ -154,6 +161,7 @@ class AmpConfig(WestCommand):
                                base=self.topdir or ".", zephyr_version=version)
 
     def _board_facts(self, name, board_roots):
+        from zephyr_amp import boards, describe
         try:
             board = boards.load_board(name, board_roots)
         except LookupError:

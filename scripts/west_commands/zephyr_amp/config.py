@@ -5,7 +5,6 @@ The west command and amp-build call these; nothing here prints or exits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Iterable, Optional, Union
@@ -17,12 +16,16 @@ from . import zephyr_version as zephyr_version_mod
 PathArg = Union[str, PathLike]
 
 
-@dataclass
 class Result:
-    system: model.System
-    layout: layout_mod.Layout
-    files: dict           # relative path -> text
-    out_dir: Path = None  # where they were written, None for --check
+    """What configure() and check() give: the System, its Layout, the files made
+    ({relative path: text}, none for --check) and where they were written."""
+
+    def __init__(self, system: model.System, layout: layout_mod.Layout, files: dict,
+                 out_dir: Optional[Path] = None):
+        self.system = system
+        self.layout = layout
+        self.files = files
+        self.out_dir = out_dir  # None for --check
 
 
 def default_out_dir(system_name: str, base: PathArg = "build") -> Path:

@@ -10,7 +10,6 @@ a negative number as an address.
 """
 
 import re
-import unicodedata
 
 # Characters a message never carries raw: C0/C1 controls and DEL (Cc), format
 # characters such as bidi overrides and zero-width ones (Cf), line and paragraph
@@ -25,6 +24,7 @@ def escape_controls(text: str) -> str:
     """text with every unsafe character written as an escape, on one line."""
     if text.isprintable():
         return text
+    import unicodedata  # only for a text that is not printable
     out = []
     for ch in text:
         if ch == " " or unicodedata.category(ch) not in _UNSAFE:

@@ -61,15 +61,17 @@ def sections(layout: Layout) -> list:
     """[(title, [(address, region, depth)])]: physical first, then each QEMU instance,
     then ivshmem BARs, then local views."""
     depth = _depths(layout)
-    out = []
-    spaces = sorted({r.space for r in layout.regions}, key=_space_order)
-    for space in spaces:
-        rows = [(r.base, r, depth[r.name]) for r in layout.regions if r.space == space]
-        out.append((_space_title(space), _ordered(rows)))
+    by_space, by_view = {}, {name: [] for name in layout.domains}   # one pass
+    for r in layout.regions:
+        by_space.setdefault(r.space, []).append((r.base, r, depth[r.name]))
+        for name in r.views:
+            if name in by_view:
+                by_view[name].append((r.view(name), r, depth[r.name]))
+    out = [(_space_title(space), _ordered(by_space[space]))
+           for space in sorted(by_space, key=_space_order)]
     for name in sorted(layout.domains):
-        rows = [(r.view(name), r, depth[r.name]) for r in layout.regions if name in r.views]
-        if rows:
-            out.append((f"as {name} sees them (local view)", _ordered(rows)))
+        if by_view[name]:
+            out.append((f"as {name} sees them (local view)", _ordered(by_view[name])))
     return out
 
 

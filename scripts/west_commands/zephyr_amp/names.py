@@ -23,9 +23,6 @@ or names.check(kind, value) raising NameProblem (a ValueError) with the same tex
 """
 
 import re
-import shlex
-import unicodedata
-from dataclasses import dataclass
 
 FILE_NAME_MAX = 255          # bytes of one path component (ext4, XFS, btrfs, NTFS, APFS)
 PATH_MAX = 4096              # bytes of a whole path (Linux PATH_MAX)
@@ -33,16 +30,23 @@ RSC_NAME_SIZE = 32           # char name[32] of the resource-table entries, NUL 
 DTS_NAME_MAX = 31            # devicetree spec 2.2.1: node-name 1..31 characters
 
 
-@dataclass(frozen=True)
 class Rule:
     """A kind of name: the characters it may have (fullmatch) and its longest length
-    in bytes (UTF-8), with the words a message uses for both."""
+    in bytes (UTF-8), with the words a message uses for both. (A plain class: a
+    dataclass costs a third of a millisecond to define, at every command's start.)"""
 
-    pattern: str
-    max_bytes: int
-    chars: str               # "lowercase letters, digits and '_', starting with a letter"
-    reaches: str             # why the length: "a devicetree node name holds 31 characters"
-    noun: str = "a valid name"
+    __slots__ = ("pattern", "max_bytes", "chars", "reaches", "noun")
+
+    def __init__(self, pattern: str, max_bytes: int, chars: str, reaches: str,
+                 noun: str = "a valid name"):
+        self.pattern = pattern
+        self.max_bytes = max_bytes
+        self.chars = chars          # "lowercase letters, digits and '_', starting with a letter"
+        self.reaches = reaches      # why the length: "a devicetree node name holds 31 ..."
+        self.noun = noun
+
+    def __repr__(self) -> str:
+        return f"Rule({self.pattern!r}, {self.max_bytes})"
 
     def problem(self, value) -> str:
         if not isinstance(value, str):
@@ -169,6 +173,7 @@ def one_line(text: str) -> str:
     text = _LINE_BREAKS.sub(" ", str(text))
     if text.isprintable():
         return text
+    import unicodedata  # only for a text that is not printable
     out = []
     for ch in text:
         if ch == "\t" or ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl",
@@ -202,8 +207,9 @@ def xml_text(text: str) -> str:
     """Text content (or an attribute value in double quotes) of XML 1.0: & < > "
     escaped, characters XML cannot carry at all written as \\xNN."""
     text = one_line(text)
-    text = "".join(ch if ch in "\t\n\r" or ord(ch) >= 0x20 else f"\\x{ord(ch):02x}"
-                   for ch in text)
+    if not text.isprintable():          # (a printable text has no character below 0x20)
+        text = "".join(ch if ch in "\t\n\r" or ord(ch) >= 0x20 else f"\\x{ord(ch):02x}"
+                       for ch in text)
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
 
@@ -224,8 +230,11 @@ def kconfig_string(text: str) -> str:
 
 
 def _quoted(text):
+    text = str(text)
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return '"' + text + '"'         # nothing to escape (no control character, no DEL)
     out = []
-    for ch in str(text):
+    for ch in text:
         if ch in '"\\':
             out.append("\\" + ch)
         elif ch == "\n":
@@ -251,4 +260,5 @@ def shell_word(text: str) -> str:
     """One word of a POSIX shell command line (quoted when it needs to be)."""
     if "\x00" in str(text):
         raise NameProblem("a shell word cannot hold a NUL")
+    import shlex  # only where a shell script is written
     return shlex.quote(str(text))

@@ -6,7 +6,6 @@ that we can refuse what a configuration file has no business containing
 later error can name the file, line and column of the key it is about.
 """
 
-import difflib
 import os
 import re
 import stat
@@ -30,6 +29,7 @@ _OPEN_TOKENS = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
                 yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
 _CLOSE_TOKENS = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+_STR_TAG = _TAG + "str"
 
 
 def key_text(path):
@@ -281,6 +281,8 @@ class Source:
     def _scalar(self, node, path, constructor):
         """A scalar's value; YAML 1.1's octal (010) and base-60 (1:30) numbers, which no
         amp-config user means, are refused with the way to write what they meant."""
+        if node.tag == _STR_TAG:
+            return node.value           # what the constructor gives a string, faster
         value = constructor.construct_object(node)
         text = node.value
         if not node.style and isinstance(value, (int, float)) and \
@@ -340,6 +342,7 @@ def parse_size(value):
 
 def did_you_mean(word, choices):
     """', did you mean 'x'?' or '' when nothing is close."""
+    import difflib  # only for a finding
     close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1,
                                       cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
@@ -363,13 +366,21 @@ def _compose(text: str) -> list:
 
 
 def _depth(root) -> int:
-    """How deeply maps and lists nest in a node tree (without recursion)."""
-    deepest, stack = 0, [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(node, yaml.MappingNode):
-            stack += [(n, depth + 1) for pair in node.value for n in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            stack += [(n, depth + 1) for n in node.value]
-    return deepest
+    """How deeply maps and lists nest in a node tree, up to MAX_DEPTH + 1 (without
+    recursion, level by level: a node that aliases share is walked once per level,
+    so a "billion laughs" file costs its nodes, not its 10^8 values)."""
+    level, depth = [root], 0
+    while depth <= MAX_DEPTH:
+        below = {}
+        for node in level:
+            if isinstance(node, yaml.MappingNode):
+                for pair in node.value:
+                    for n in pair:
+                        below[id(n)] = n
+            elif isinstance(node, yaml.SequenceNode):
+                for n in node.value:
+                    below[id(n)] = n
+        if not below:
+            return depth
+        level, depth = list(below.values()), depth + 1
+    return depth

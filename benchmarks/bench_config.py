@@ -168,9 +168,7 @@ import sys, time
 sys.path.insert(0, {lib!r})
 import west.app.main, west.commands, west.manifest  # what west has loaded before us
 t0 = time.perf_counter()
-from zephyr_amp import dataclass_cache
-with dataclass_cache.compiled():    # as amp_config.py imports it
-    from zephyr_amp import config
+from zephyr_amp import config
 t1 = time.perf_counter()
 config.check({system!r})
 t2 = time.perf_counter()

@@ -16,14 +16,11 @@ for _m in [m for m in sys.modules if m.split(".")[0] == "zephyr_amp"]:
         del sys.modules[_m]
 
 import zephyr_amp
-from zephyr_amp import dataclass_cache
 
 try:
     # describe (--list-systems, --board-facts) and memmap (--show) are imported
-    # where they are used: every millisecond here is start-up of every run; the
-    # library's dataclasses get their code from the cache (dataclass_cache.py)
-    with dataclass_cache.compiled():
-        from zephyr_amp import config, zephyr_version
+    # where they are used: every millisecond here is start-up of every run
+    from zephyr_amp import config, zephyr_version
     from zephyr_amp.errors import AmpError
     _MISSING = None
 except ImportError as _e:

@@ -1,4 +1,4 @@
-"""Data this library keeps beside its bytecode (schema.cached_yaml(), dataclass_cache):
+"""Data this library keeps beside its bytecode (schema.cached_yaml(), render's templates):
 where it goes and how it is written, as Python does for .pyc files."""
 
 from __future__ import annotations

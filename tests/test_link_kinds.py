@@ -63,7 +63,8 @@ from dataclasses import dataclass
 
 from zephyr_amp import links
 from zephyr_amp.layout import REGION_ALIGN, LinkLayout, Region
-from zephyr_amp.links.base import Define, Kconfig, LinkKind, LinkRecord, MemoryNode, Zephyr
+from zephyr_amp.links.base import LinkKind, LinkRecord
+from zephyr_amp.links.outputs import Define, Kconfig, MemoryNode, Zephyr
 
 
 @dataclass(frozen=True)

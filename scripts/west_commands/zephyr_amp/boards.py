@@ -22,6 +22,7 @@ DEFAULT_BOARD_ROOT = REPO_ROOT / "boards"
 
 @dataclass
 class Core:
+    """A core of the board: its cluster, CPU, architecture and the OSes it may run."""
     name: str
     cluster: str
     cpu: str
@@ -62,6 +63,7 @@ class LinuxClusterNode:
 
 @dataclass
 class Cluster:
+    """Cores that share a loader and, on the ZynqMP RPU, modes with TCM banks."""
     name: str
     platform: str = None
     loader: str = None
@@ -73,6 +75,7 @@ class Cluster:
 
 @dataclass
 class Memory:
+    """A memory of the board that regions are placed in (DDR, OCM, ...)."""
     name: str
     kind: str
     base: int
@@ -88,6 +91,7 @@ class Memory:
 
 @dataclass
 class Ipi:
+    """An IPI agent: its registers, interrupt and mask, and the core it serves."""
     name: str
     ipi_id: int
     reg: int
@@ -123,6 +127,7 @@ class LinuxMailbox:
 
 @dataclass
 class Mailbox:
+    """An IPI channel between two agents, with its Zephyr and Linux nodes."""
     name: str
     between: list
     zephyr_label: str = None
@@ -164,6 +169,7 @@ class IvshmemPci:
 
 @dataclass
 class Board:
+    """Everything boards/<name>.yaml says of a board (load_board())."""
     name: str
     description: str
     path: Path

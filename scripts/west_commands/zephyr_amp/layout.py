@@ -122,6 +122,7 @@ class Region:
 
 @dataclass
 class Vring:
+    """A vring of a vdev: its region, device address, alignment, size, notify ID."""
     name: str          # vdev0vring0: the carveout name Linux looks for
     region: Region
     da: int
@@ -138,6 +139,7 @@ class Vring:
 
 @dataclass
 class Vdev:
+    """A virtio device entry of a resource table (rpmsg: one per link)."""
     index: int         # per remote: vdev0, vdev1, ...
     link: str
     id: int
@@ -176,6 +178,7 @@ class Entry:
 
 @dataclass
 class ResourceTable:
+    """The resource table of a domain: where it sits and its entries."""
     domain: str
     region: Region
     address: int       # in the remote's view
@@ -241,6 +244,7 @@ class LinkLayout:
 
 @dataclass
 class DomainLayout:
+    """What the layout gives one domain: RAM, load regions, table, trace."""
     domain: object                 # model.Domain
     role: str                      # host | remote | peer
     load_regions: list = field(default_factory=list)     # [Region]
@@ -276,6 +280,7 @@ class DomainLayout:
 
 @dataclass
 class Layout:
+    """The whole layout of a system: regions, domains, links (layout.json)."""
     system: object         # model.System (from_json: a SystemRef)
     page_size: int
     regions: list

@@ -33,6 +33,7 @@ LOCKSTEP_DEFAULT = "a domain without mode: is lockstep and takes both cores"
 
 @dataclass
 class Firmware:
+    """Where a Zephyr domain's image goes: a memory and, optionally, base and size."""
     memory: str            # "tcm", "ddr" or a board memory name
     base: int = None
     size: int = None
@@ -41,6 +42,7 @@ class Firmware:
 
 @dataclass
 class Carveout:
+    """An extra carveout of a domain, as a resource-table entry."""
     name: str
     size: int
     base: int = None
@@ -52,6 +54,7 @@ class Carveout:
 
 @dataclass
 class Domain:
+    """One OS instance of the system: its cores, mode, loader, firmware."""
     name: str
     os: str
     cores: list
@@ -73,6 +76,7 @@ class Domain:
 
 @dataclass
 class Pool:
+    """A shared-memory pool that links are placed in."""
     name: str
     memory: str
     base: int = None
@@ -82,6 +86,7 @@ class Pool:
 
 @dataclass
 class System:
+    """The checked system YAML: board, domains, pools and links."""
     name: str
     board: object            # boards.Board
     source: Source

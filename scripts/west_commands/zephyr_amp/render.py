@@ -21,7 +21,7 @@ from . import links as links_mod
 from . import linux_base, memmap, names, pycache
 from .boards import REPO_ROOT
 from .layout import RUN_DIR, Layout
-from .links.base import Block, Define, Kconfig, LinuxNode, MemoryNode, Run, Zephyr
+from .links.outputs import Block, Define, Kconfig, LinuxNode, MemoryNode, Run, Zephyr
 from .output import write_outputs  # noqa: F401 - part of render's interface
 
 if TYPE_CHECKING:

@@ -26,6 +26,7 @@ QUEUES_MAX = 1024
 
 @dataclass(frozen=True)
 class DeviceType:
+    """A virtio device type: ID, queues, and how QEMU provides it."""
     name: str
     id: int
     queues: tuple            # names of the virtqueues the device needs

@@ -13,6 +13,7 @@ one YAML link `type` (and `transport`):
                     sections, extra files, QEMU arguments)
     linux()         what it adds to a Linux domain's overlay
     run()           system-wide runtime files (servers a QEMU run needs)
+                    (these three return the records of outputs.py)
     layout_class    its LinkLayout subclass: layout.json fields and from_json()
 
 Core modules (model.py, layout.py, render.py) call these and never ask what
@@ -21,7 +22,7 @@ type a link is. See docs/architecture.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..source import did_you_mean, parse_size
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ..errors import InputError
     from ..layout import DomainLayout, Layout, Placer
     from ..model import Domain
+    from .outputs import Linux, Run, Zephyr
 
 MAX_ADDR = 1 << 64
 VRING_NUM_MAX = 32768
@@ -62,109 +64,6 @@ class LinkRecord:
     type: str
     path: tuple = ()
     shm: Optional[str] = None       # the shared-memory pool the link is placed in
-
-
-# -- render contributions ------------------------------------------------------
-
-@dataclass(frozen=True)
-class MemoryNode:
-    """A devicetree memory node: templates write its reg from addr and size."""
-    label: str
-    addr: int
-    size: int
-    comment: str
-    compatible: tuple = ()
-    region_name: Optional[str] = None
-    no_map: bool = False
-    name: str = "memory"
-
-
-@dataclass(frozen=True)
-class Kconfig:
-    symbol: str
-    value: str
-    why: str
-
-
-@dataclass(frozen=True)
-class Define:
-    """#define AMP_<name>: value is an int written as hex (or decimal with
-    decimal=True), or a str written as a C string."""
-    name: str
-    value: Any
-    comment: str
-    decimal: bool = False
-
-
-@dataclass(frozen=True)
-class Block:
-    """A piece of devicetree a kind's own template writes: template name and its data."""
-    template: str
-    data: Any
-
-
-@dataclass(frozen=True)
-class LinkerSource:
-    """A linker script fragment amp.cmake adds with zephyr_linker_sources()."""
-    file: str
-    comment: tuple        # lines of the comment above it
-
-
-@dataclass
-class Zephyr:
-    """A kind's contributions to one Zephyr domain's files; render merges them."""
-    chosen: list = field(default_factory=list)          # (property, label), chosen node
-    chosen_extra: list = field(default_factory=list)    # (property, label), after the nodes
-    root_nodes: list = field(default_factory=list)      # [MemoryNode] under /
-    reserved: list = field(default_factory=list)        # [MemoryNode] in reserved-memory
-    enable: list = field(default_factory=list)          # labels to set status = "okay"
-    enable_extra: list = field(default_factory=list)    # the same, at the end of the file
-    blocks: list = field(default_factory=list)          # [Block] device nodes
-    kconfig: list = field(default_factory=list)         # [Kconfig]
-    defines: list = field(default_factory=list)         # [Define]
-    linker_sources: list = field(default_factory=list)  # [LinkerSource]
-    files: dict = field(default_factory=dict)           # name in the domain's dir -> text
-    qemu_bus: list = field(default_factory=list)        # QEMU arguments for a bus
-    qemu_devices: list = field(default_factory=list)    # qemu.args.j2 device entries
-    qemu_ivshmem: list = field(default_factory=list)    # qemu.args.j2 ivshmem entries
-
-
-@dataclass(frozen=True)
-class LinuxNode:
-    """A reserved-memory node of a Linux overlay (always 2 cells)."""
-    label: str
-    name: str
-    addr: int
-    size: int
-    comment: str
-    compatible: tuple = ()
-
-
-@dataclass(frozen=True)
-class LinuxRemote:
-    """A remote processor a Linux domain loads (loads=True), or more of what it maps."""
-    domain: str
-    memory_region: tuple = ()       # labels, in order
-    reserved: tuple = ()            # [LinuxNode]
-    mailbox: Any = None             # boards.Mailbox
-    loads: bool = True
-
-
-@dataclass
-class Linux:
-    """A kind's contributions to one Linux domain's overlay."""
-    remotes: list = field(default_factory=list)       # [LinuxRemote]
-    reserved: list = field(default_factory=list)      # [LinuxNode]
-    mailboxes: list = field(default_factory=list)     # [boards.Mailbox] whose APU node it needs
-    blocks: list = field(default_factory=list)        # [Block]
-    files: dict = field(default_factory=dict)         # path relative to the output -> text
-
-
-@dataclass
-class Run:
-    """System-wide runtime contributions: files and ivshmem-server entries."""
-    files: dict = field(default_factory=dict)
-    servers: list = field(default_factory=list)
 
 
 # -- the kind ------------------------------------------------------------------

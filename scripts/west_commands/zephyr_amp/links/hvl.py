@@ -17,17 +17,6 @@ from typing import TYPE_CHECKING, Optional
 from .. import virtio
 from ..layout import ADDR32, REGION_ALIGN, Queue, Region, align_up, vring_size
 from ..source import key_text
-from .base import (
-    Block,
-    Define,
-    Kconfig,
-    LinkerSource,
-    Linux,
-    LinuxNode,
-    LinuxRemote,
-    MemoryNode,
-    Zephyr,
-)
 from .virtio_mmio import (
     DEVICES,
     VRING_ALIGN,
@@ -46,10 +35,12 @@ if TYPE_CHECKING:
     from ..layout import DomainLayout, Layout, Placer
     from ..model import Domain
     from .base import CheckContext
+    from .outputs import Linux, Zephyr
 
 
 @dataclass(frozen=True)
 class HvlLink(VirtioMmioLink):
+    """A virtio-mmio link on the HVL transport, as the model checked it."""
     device: str = None          # the domain that runs the devices
     pool: Optional[int] = None  # bounce-buffer pool size, None: derived
     ipi: str = None             # board mailbox that carries the kicks
@@ -268,6 +259,7 @@ class Hvl(VirtioMmioKind):
     # -- outputs -------------------------------------------------------------------
 
     def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Optional[Zephyr]:
+        from .outputs import Block, Kconfig, LinkerSource, MemoryNode, Zephyr
         layouts = [lk for lk in layouts if lk.link.driver == dl.domain.name]
         if not layouts:
             return None
@@ -313,6 +305,7 @@ class Hvl(VirtioMmioKind):
         return out
 
     def linux(self, layout: Layout, dl: DomainLayout, layouts: list) -> Optional[Linux]:
+        from .outputs import Block, Linux, LinuxNode, LinuxRemote
         name = dl.domain.name
         layouts = [lk for lk in layouts if lk.link.device == name]
         if not layouts:
@@ -390,6 +383,7 @@ def _kick_path(placer, lk: HvlLink, mb) -> dict:
 
 
 def _defines(lk: HvlLinkLayout) -> list:
+    from .outputs import Define
     pre = cname(lk.link.name)
     return [Define(f"{pre}_WINDOWS_BASE", lk.windows[0], "virtio-mmio windows"),
             Define(f"{pre}_WINDOWS_SIZE", lk.windows[1], "virtio-mmio windows"),

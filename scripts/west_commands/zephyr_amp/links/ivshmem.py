@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from ..layout import RUN_DIR, LinkLayout, Queue, Region, align_up, run_path, vring_size
-from .base import Block, Define, Kconfig, LinkKind, LinkRecord, Run, Zephyr, is_pow2, pow2_at_least
+from .base import LinkKind, LinkRecord, is_pow2, pow2_at_least
 from .rpmsg import BUFFERS, VRING, buffer_count, rpmsg_only
 from .virtio_mmio import cname
 
 if TYPE_CHECKING:
     from ..layout import DomainLayout, Layout, Placer
     from .base import CheckContext
+    from .outputs import Run, Zephyr
 
 VECTORS = 2                 # Zephyr's CONFIG_IVSHMEM_MSI_X_VECTORS default
 MIN_SIZE = 1 << 20          # ivshmem-server -l and Zephyr's PLAIN_MEM_SIZE count MiB
@@ -33,6 +34,7 @@ SERVER_ARGS = "ivshmem-server.args"     # <link>/ivshmem-server.args
 
 @dataclass(frozen=True)
 class IvshmemLink(LinkRecord):
+    """An ivshmem link between two QEMU instances, as the model checked it."""
     host: str = None
     remote: str = None
     vring_num: int = 8
@@ -209,6 +211,7 @@ class Ivshmem(LinkKind):
         spelt there), so that the two merge into one device. The doorbell's
         linaro,ivshmem-ipm node stays disabled: enabled, it turns on IPM_IVSHMEM, whose
         driver defines the ivshmem_ev_loop_stack the sample's backend defines too."""
+        from .outputs import Block, Zephyr
         name = dl.domain.name
         pci = layout.system.board.ivshmem
         out = Zephyr()
@@ -236,6 +239,7 @@ class Ivshmem(LinkKind):
         return out
 
     def run(self, layout: Layout, layouts: list) -> Run:
+        from .outputs import Block, Run
         out = Run()
         for lk in layouts:
             if lk.link.doorbell:
@@ -267,6 +271,7 @@ def _run_files(system: str, lk: IvshmemLink) -> dict:
 
 
 def _kconfig(layouts: list) -> list:
+    from .outputs import Kconfig
     names = ", ".join(lk.link.name for lk in layouts)
     why = "the ECAM host bridge chosen as zephyr,pcie-controller"
     opts = [Kconfig("PCIE", "y", f"ivshmem ({names}) is a PCI device of QEMU's virt machine"),
@@ -295,6 +300,7 @@ def _kconfig(layouts: list) -> list:
 
 
 def _defines(lk: IvshmemLinkLayout, name: str) -> list:
+    from .outputs import Define
     pre = cname(lk.link.name)
     host = lk.link.host == name
     out = [Define(f"{pre}_IS_HOST", 1 if host else 0,

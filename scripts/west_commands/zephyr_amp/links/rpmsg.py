@@ -13,21 +13,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
 from ..layout import ADDR32, REGION_ALIGN, LinkLayout, Region, Vdev, Vring, align_up, vring_size
-from .base import (
-    Define,
-    Kconfig,
-    LinkKind,
-    LinkRecord,
-    Linux,
-    LinuxNode,
-    LinuxRemote,
-    MemoryNode,
-    Zephyr,
-)
+from .base import LinkKind, LinkRecord
 
 if TYPE_CHECKING:
     from ..layout import DomainLayout, Layout, Placer
     from .base import CheckContext
+    from .outputs import Linux, Zephyr
 
 MAX_RPMSG_NUM_BUFS = 512        # Linux virtio_rpmsg_bus.c
 LINUX_BUFFER_SIZE = 512         # MAX_RPMSG_BUF_SIZE
@@ -66,6 +57,7 @@ def rpmsg_only(ctx: CheckContext, ld: dict, p: tuple) -> None:
 
 @dataclass(frozen=True)
 class RpmsgLink(LinkRecord):
+    """An rpmsg link (a remoteproc vdev), as the model checked it."""
     host: str = None
     remote: str = None
     mailbox: Optional[str] = None
@@ -82,6 +74,7 @@ class RpmsgLink(LinkRecord):
 
 @dataclass
 class RpmsgLinkLayout(LinkLayout):
+    """Where an rpmsg link's vrings and buffers are, and its vdev."""
     def vdevs(self, domain: str) -> list:
         return [self.vdev] if self.vdev and self.link.remote == domain else []
 
@@ -256,6 +249,7 @@ class Rpmsg(LinkKind):
     # -- outputs -------------------------------------------------------------------
 
     def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Zephyr:
+        from .outputs import MemoryNode, Zephyr
         name = dl.domain.name
         out = Zephyr()
         for lk in layouts:
@@ -276,6 +270,7 @@ class Rpmsg(LinkKind):
         return out
 
     def _kconfig(self, dl, layouts: list) -> list:
+        from .outputs import Kconfig
         opts = []
         remote = [lk for lk in layouts if lk.link.remote == dl.domain.name]
         if layouts:
@@ -294,6 +289,7 @@ class Rpmsg(LinkKind):
 
     def linux(self, layout: Layout, dl: DomainLayout, layouts: list) -> Linux:
         """The remotes this Linux hosts: vdevNbuffer and vdevNvringM carveouts."""
+        from .outputs import Linux, LinuxNode, LinuxRemote
         out = Linux()
         for lk in layouts:
             if lk.link.host != dl.domain.name or not lk.vdev:
@@ -445,6 +441,7 @@ def _own_mailbox(layout, lk, name: str):
 
 
 def _defines(lk) -> list:
+    from .outputs import Define
     pre = lk.link.name.upper().replace("-", "_")
     v = lk.vdev
     out = [Define(f"{pre}_{x.name.upper()}_DA", x.da,

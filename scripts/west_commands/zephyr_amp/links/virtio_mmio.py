@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 from .. import virtio
 from ..layout import LinkLayout, Queue, Region
 from ..source import did_you_mean
-from .base import Define, LinkKind, LinkRecord, is_pow2, near_pow2
+from .base import LinkKind, LinkRecord, is_pow2, near_pow2
 
 if TYPE_CHECKING:
     from ..model import Domain
@@ -44,6 +44,7 @@ class VirtioDevice:
 
 @dataclass(frozen=True)
 class VirtioMmioLink(LinkRecord):
+    """A virtio-mmio link (native or HVL), as the model checked it."""
     transport: str = "native"
     driver: str = None          # the Zephyr domain with the virtio drivers
     devices: tuple = ()         # (VirtioDevice, ...)
@@ -51,6 +52,7 @@ class VirtioMmioLink(LinkRecord):
 
 @dataclass
 class VirtioDeviceLayout:
+    """Where one virtio device of a link is: window, queues, IRQ."""
     device: VirtioDevice
     window: Region     # its virtio-mmio register window
     queues: list       # [Queue]
@@ -190,6 +192,7 @@ def cname(name: str) -> str:
 
 def device_defines(lk: VirtioLinkLayout) -> list:
     """AMP_<LINK>_<DEVICE>_...: device ID, slot and IRQ (native), queues, sections (HVL)."""
+    from .outputs import Define
     out = []
     pre = cname(lk.link.name)
     for dev in lk.devices:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from .. import virtio
 from ..layout import Queue, Region, run_path, vring_size
 from ..source import key_text
-from .base import Block, Kconfig, Zephyr
 from .virtio_mmio import (
     DEVICES,
     VRING_ALIGN,
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from ..layout import DomainLayout, Layout, Placer
     from ..model import Domain
     from .base import CheckContext
+    from .outputs import Zephyr
     from .virtio_mmio import VirtioMmioLink
 
 HVL_ONLY = ("device", "shm", "pool", "ipi")
@@ -100,6 +100,7 @@ class VirtioNative(VirtioMmioKind):
     # -- outputs -------------------------------------------------------------------
 
     def zephyr(self, layout: Layout, dl: DomainLayout, layouts: list) -> Zephyr:
+        from .outputs import Block, Kconfig, Zephyr
         vm = layout.system.board.virtio_mmio
         out = Zephyr()
         windows = []

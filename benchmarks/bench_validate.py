@@ -176,8 +176,12 @@ def main():
         for label, (took, verdict) in in_process(elf, system, args.runs).items():
             print(f'{label:<34} {took * 1000:8.1f} ms  ({verdict})')
 
+        # bytecode cached, as for a user (into the temporary folder, not the checkout),
+        # as bench_config.py and bench_build.py run
         env = dict(os.environ, ZEPHYR_AMP_CACHE=str(work / 'cache'), PYTHONPATH=os.pathsep.join(
-            [str(REPO / 'scripts' / 'west_commands'), os.environ.get('PYTHONPATH', '')]))
+            [str(REPO / 'scripts' / 'west_commands'), os.environ.get('PYTHONPATH', '')]),
+            PYTHONPYCACHEPREFIX=str(work / 'pycache'))
+        env.pop('PYTHONDONTWRITEBYTECODE', None)
         ws = west_workspace(work)
         if ws is None:
             validate = [sys.executable, str(REPO / 'scripts' / 'west_commands' /

@@ -610,18 +610,56 @@ class SystemRef:
     board: BoardRef
 
 
+@dataclass
+class MailboxRef:
+    """A link's mailbox as layout.json states it: the board's name and Zephyr labels."""
+    name: str
+    between: list = field(default_factory=list)
+    zephyr_label: str = None
+    zephyr_parent: str = None
+    linux: object = None
+
+
+@dataclass
+class ClusterRef:
+    """A domain's cluster as layout.json states it: its loader's platform, boot vectors."""
+    platform: Optional[str] = None
+    boot: Optional[dict] = None
+
+
+@dataclass
+class DomainRef:
+    """A domain as layout.json states it (DomainLayout.domain of a layout read back):
+    the fields of model.Domain that layout.json has, without the model and the board."""
+    name: str
+    os: str
+    cores: list
+    target: str = None
+    mode: str = None
+    loader: str = None
+    firmware: object = None
+    trace: int = 0
+    carveouts: list = field(default_factory=list)
+    cluster: Optional[ClusterRef] = None
+    trace_name: str = None
+    arch: str = None
+    path: tuple = ()
+
+    @property
+    def core(self) -> str:
+        return self.cores[0]
+
+
 def _domain_from_json(name: str, d: dict, regions: dict) -> DomainLayout:
-    from .boards import Cluster
-    from .model import Domain
     # what amp-validate reads may be written by hand: the keys not every domain
     # needs (target, mode, arch, sram, ...) may be left out
-    cluster = Cluster("", platform=d.get("platform"), boot=d.get("boot")) \
+    cluster = ClusterRef(d.get("platform"), d.get("boot")) \
         if d.get("platform") or d.get("boot") else None
     load = [regions[n] for n in d.get("load_regions") or ()]
     trace = next((r for r in regions.values() if r.kind == "trace" and r.owner == name), None)
-    dom = Domain(name, d["os"], list(d["cores"]), d.get("target"), d.get("mode"),
-                 d.get("loader"), trace=trace.size if trace else 0, cluster=cluster,
-                 arch=d.get("arch"))
+    dom = DomainRef(name, d["os"], list(d["cores"]), d.get("target"), d.get("mode"),
+                    d.get("loader"), trace=trace.size if trace else 0, cluster=cluster,
+                    arch=d.get("arch"))
     sram = (d["sram"]["address"], d["sram"]["size"]) if d.get("sram") else None
     return DomainLayout(dom, d["role"], load, sram, trace=trace, elf=d.get("elf"),
                         carveouts=[r for r in load if r.kind == "carveout"], qemu=d.get("qemu"))

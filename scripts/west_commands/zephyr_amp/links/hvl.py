@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
 from .. import virtio
-from ..layout import ADDR32, REGION_ALIGN, Queue, Region, align_up, vring_size
+from ..layout import ADDR32, REGION_ALIGN, MailboxRef, Queue, Region, align_up, vring_size
 from ..source import key_text
 from .virtio_mmio import (
     DEVICES,
@@ -75,7 +75,6 @@ class HvlLinkLayout(VirtioLinkLayout):
 
     @classmethod
     def from_json(cls, d: dict, regions: dict) -> "HvlLinkLayout":
-        from ..boards import Mailbox
         devices = [VirtioDeviceLayout.from_json(x, regions) for x in d["devices"]]
         shm = regions[d["shm"]]
         link = HvlLink(d["name"], d["type"], shm=shm.name if shm.kind == "pool" else None,
@@ -83,7 +82,7 @@ class HvlLinkLayout(VirtioLinkLayout):
                        devices=tuple(x.device for x in devices), device=d["device"],
                        ipi=d["ipi"]["mailbox"])
         ipi = d["ipi"]
-        mailbox = Mailbox(ipi["mailbox"], [], ipi["zephyr_label"], ipi["zephyr_parent"])
+        mailbox = MailboxRef(ipi["mailbox"], [], ipi["zephyr_label"], ipi["zephyr_parent"])
         return cls(link, shm, mailbox=mailbox, devices=devices,
                    windows=(d["windows"]["base"], d["windows"]["size"]),
                    vrings=(d["vrings"]["base"], d["vrings"]["size"]),

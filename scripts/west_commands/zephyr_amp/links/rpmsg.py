@@ -12,7 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
-from ..layout import ADDR32, REGION_ALIGN, LinkLayout, Region, Vdev, Vring, align_up, vring_size
+from ..layout import (
+    ADDR32,
+    REGION_ALIGN,
+    LinkLayout,
+    MailboxRef,
+    Region,
+    Vdev,
+    Vring,
+    align_up,
+    vring_size,
+)
 from .base import LinkKind, LinkRecord
 
 if TYPE_CHECKING:
@@ -90,7 +100,6 @@ class RpmsgLinkLayout(LinkLayout):
 
     @classmethod
     def from_json(cls, d: dict, regions: dict) -> "RpmsgLinkLayout":
-        from ..boards import Mailbox
         v = d["vdev"]
         vrings = [Vring(x["name"], regions[x["region"]], x["da"], x["align"],
                         x["num"], x["notifyid"], x["size"]) for x in v["vrings"]]
@@ -103,7 +112,7 @@ class RpmsgLinkLayout(LinkLayout):
                          mailbox=mb["name"] if mb else None, vring_num=vrings[0].num,
                          vring_align=vrings[0].align, buffer_count=b["count"],
                          buffer_size=b["buf_size"])
-        mailbox = Mailbox(mb["name"], [], mb["remote_label"]) if mb else None
+        mailbox = MailboxRef(mb["name"], [], mb["remote_label"]) if mb else None
         return cls(link, regions.get(d["shm"]), vdev, mailbox)
 
 

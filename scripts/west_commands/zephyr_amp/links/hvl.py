@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
 from .. import virtio
-from ..layout import ADDR32, REGION_ALIGN, MailboxRef, Queue, Region, align_up, vring_size
+from ..layout import ADDR32, REGION_ALIGN, Queue, Region, align_up, vring_size
 from ..source import key_text
 from .virtio_mmio import (
     DEVICES,
@@ -75,6 +75,7 @@ class HvlLinkLayout(VirtioLinkLayout):
 
     @classmethod
     def from_json(cls, d: dict, regions: dict) -> "HvlLinkLayout":
+        from ..layout_read import MailboxRef
         devices = [VirtioDeviceLayout.from_json(x, regions) for x in d["devices"]]
         shm = regions[d["shm"]]
         link = HvlLink(d["name"], d["type"], shm=shm.name if shm.kind == "pool" else None,

@@ -16,7 +16,6 @@ from ..layout import (
     ADDR32,
     REGION_ALIGN,
     LinkLayout,
-    MailboxRef,
     Region,
     Vdev,
     Vring,
@@ -100,6 +99,7 @@ class RpmsgLinkLayout(LinkLayout):
 
     @classmethod
     def from_json(cls, d: dict, regions: dict) -> "RpmsgLinkLayout":
+        from ..layout_read import MailboxRef
         v = d["vdev"]
         vrings = [Vring(x["name"], regions[x["region"]], x["da"], x["align"],
                         x["num"], x["notifyid"], x["size"]) for x in v["vrings"]]

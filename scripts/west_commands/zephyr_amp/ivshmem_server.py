@@ -281,28 +281,25 @@ class IvshmemServer:
 
 
 def bind_unix(sock: socket.socket, path: str) -> None:
-    """bind() a unix socket, also when the path is longer than sun_path allows
-    (through the directory's /proc/self/fd entry)."""
-    if len(os.fsencode(path)) < 100:
-        sock.bind(path)
-        return
-    parent, name = os.path.split(os.path.abspath(path))
-    dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        sock.bind(f"/proc/self/fd/{dfd}/{name}")
-    finally:
-        os.close(dfd)
+    """bind() a unix socket, also when the path is longer than sun_path allows."""
+    _at_unix_path(sock.bind, path)
 
 
 def connect_unix(sock: socket.socket, path: str) -> None:
     """connect() counterpart of bind_unix()."""
+    _at_unix_path(sock.connect, path)
+
+
+def _at_unix_path(call, path: str) -> None:
+    """call(path), or for a path longer than sun_path allows, call() on it through the
+    directory's /proc/self/fd entry."""
     if len(os.fsencode(path)) < 100:
-        sock.connect(path)
+        call(path)
         return
     parent, name = os.path.split(os.path.abspath(path))
     dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        sock.connect(f"/proc/self/fd/{dfd}/{name}")
+        call(f"/proc/self/fd/{dfd}/{name}")
     finally:
         os.close(dfd)
 

@@ -65,12 +65,15 @@ class VirtioNative(VirtioMmioKind):
                           "use transport: hvl (virtio-mmio windows in shared memory)")
         # driver domain -> slot -> (device, path, given automatically, type)
         taken = ctx.memo.setdefault("virtio-slots", {}).setdefault(driver.name, {})
-        for dev in link.devices:
+        kinds = [virtio.device_type(dev.type).name for dev in link.devices]
+        kept = {slot for kind, slot in vm.board_slots if kind in kinds}
+        for dev, kind in zip(link.devices, kinds):
             if dev.slot is not None:
-                _take(ctx, board, driver, taken, dev, auto=False)
-        devices = [_auto_slot(ctx, vm, driver, taken, dev, link.devices)
-                   if dev.slot is None else dev for dev in link.devices]
-        _board_slots(ctx, board, driver, taken, devices)
+                _take(ctx, board, driver, taken, dev, kind)
+        devices = [dev if dev.slot is not None else
+                   _auto_slot(ctx, vm, driver, taken, dev, kind, kept)
+                   for dev, kind in zip(link.devices, kinds)]
+        _board_slots(ctx, board, driver, taken, devices, kinds)
         return replace(link, devices=tuple(devices))
 
     # -- layout --------------------------------------------------------------------
@@ -148,11 +151,7 @@ def _queue_sizes(ctx, link: VirtioMmioLink) -> None:
                           "(QueueNumMax, VIRTQUEUE_MAX_SIZE)", f"use {top} or less")
 
 
-KIND = VirtioNative()
-
-
-
-def _take(ctx: CheckContext, board, driver: Domain, taken: dict, dev, auto: bool) -> None:
+def _take(ctx: CheckContext, board, driver: Domain, taken: dict, dev, kind: str) -> None:
     """Claim dev.slot of the driver's transports for dev, or say why it cannot have it."""
     vm, sp = board.virtio_mmio, dev.path + ("slot",)
     if not 0 <= dev.slot < vm.slots:
@@ -165,34 +164,32 @@ def _take(ctx: CheckContext, board, driver: Domain, taken: dict, dev, auto: bool
                       f"by device {other} ({key_text(path)}"
                       f"{', given it automatically' if other_auto else ''})",
                       "give each device its own slot, or leave slot out")
-    taken[dev.slot] = (dev.name, dev.path, auto, virtio.device_type(dev.type).name)
+    taken[dev.slot] = (dev.name, dev.path, False, kind)
 
 
-def _auto_slot(ctx: CheckContext, vm, driver: Domain, taken: dict, dev, devices):
-    """dev in the slot Zephyr's board.cmake gives its type when that is free, else in the
-    lowest free slot that board.cmake does not keep for a type this link has."""
-    kind = virtio.device_type(dev.type).name
-    kept = {slot for t, slot in vm.board_slots
-            if any(virtio.device_type(d.type).name == t for d in devices)}
+def _auto_slot(ctx: CheckContext, vm, driver: Domain, taken: dict, dev, kind: str,
+               kept: set):
+    """dev in the slot Zephyr's board.cmake gives its kind when that is free, else in the
+    lowest free slot not kept for a kind the link has (kept: those board.cmake slots)."""
     mine = [slot for t, slot in vm.board_slots if t == kind and slot not in taken]
     free = mine[:1] or [n for n in range(vm.slots) if n not in taken and n not in kept][:1]
     if not free:
         raise ctx.err(dev.path, f"no virtio-mmio slot is left for device "
                       f"{dev.name}: domain {driver.name} uses all {vm.slots}",
                       "remove devices")
-    dev = with_slot(dev, free[0])
     taken[free[0]] = (dev.name, dev.path, True, kind)
-    return dev
+    return with_slot(dev, free[0])
 
 
-def _board_slots(ctx: CheckContext, board, driver: Domain, taken: dict, devices) -> None:
+def _board_slots(ctx: CheckContext, board, driver: Domain, taken: dict, devices,
+                 kinds: list) -> None:
     """Zephyr's board.cmake attaches some QEMU devices itself (qemu_cortex_a53: with
     CONFIG_ENTROPY_VIRTIO=y, virtio-rng-device on virtio-mmio-bus.0): when the driver has
-    a device of that type, the slot must hold one, or `west build -t run` puts two
+    a device of that kind, the slot must hold one, or `west build -t run` puts two
     devices on one bus (QEMU refuses) or the entropy device where Zephyr does not look."""
     for kind, slot in board.virtio_mmio.board_slots:
-        ours = [d for d in devices if virtio.device_type(d.type).name == kind]
-        if not ours or taken.get(slot, (None,) * 4)[3] == kind:
+        ours = [d for d, k in zip(devices, kinds) if k == kind]
+        if not ours or (slot in taken and taken[slot][3] == kind):
             continue
         why = (f"Zephyr's {board.name} board.cmake attaches its own QEMU {kind} device "
                f"to virtio-mmio-bus.{slot} (west build -t run)")
@@ -204,3 +201,6 @@ def _board_slots(ctx: CheckContext, board, driver: Domain, taken: dict, devices)
         raise ctx.err(ours[0].path + ("slot",), f"{kind} device {ours[0].name} is in slot "
                       f"{ours[0].slot}, but {why}",
                       f"give it slot {slot}, or leave slot out")
+
+
+KIND = VirtioNative()

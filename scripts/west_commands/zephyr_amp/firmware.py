@@ -7,7 +7,6 @@ table's entries once every link is placed: carveouts, the links' vdevs, trace.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from .layout import (
@@ -34,30 +33,8 @@ if TYPE_CHECKING:
 def table_shape(placer: Placer, dom: Domain) -> int:
     """Bytes of a remote's resource table: its carveouts, vdevs and trace."""
     vdevs = sum(placer.kind(lk).vdevs_for(lk, dom.name)
-                for lk in _joining(placer).get(dom.name, ()))
+                for lk in placer.joining.get(dom.name, ()))
     return rsc_table_size(len(_in_table(dom.carveouts)), vdevs, 2, dom.trace)
-
-
-# A link's vdevs are in the tables of the domains it joins (LinkKind.domains): each
-# table looks at those links only, so that a layout is linear in its links.
-_JOINING = weakref.WeakKeyDictionary()       # Placer -> {domain: [model link]}
-
-
-def _joining(placer: Placer) -> dict:
-    """domain -> the system's links that join it, in link order (once per layout)."""
-    out = _JOINING.get(placer)
-    if out is None:
-        out = _JOINING[placer] = _by_domain(placer, placer.system.links, lambda lk: lk)
-    return out
-
-
-def _by_domain(placer: Placer, items, link_of) -> dict:
-    out = {}
-    for item in items:
-        lk = link_of(item)
-        for name in dict.fromkeys(placer.kind(lk).domains(lk)):
-            out.setdefault(name, []).append(item)
-    return out
 
 
 def _tcm_slot(placer: Placer, dom, dl, slot: int):
@@ -182,7 +159,7 @@ def entry_c_name(entry: str, name: str = "", index: int = 0) -> str:
 
 def tables(placer: Placer) -> None:
     """The entries of every resource table: carveouts, the links' vdevs, trace."""
-    joining = _by_domain(placer, placer.links, lambda ll: ll.link)
+    joining = placer.by_domain(placer.links, lambda ll: ll.link)
     for name, dl in placer.domains.items():
         t = dl.rsc_table
         if t is None:

@@ -369,6 +369,19 @@ class Placer:
         self.links = []
         self.allocators = {m.name: _Allocator(m) for m in self.board.memory}
         self.linux_reserved = []    # [(boards.LinuxReserved, Region)] of the base devicetree
+        # domain -> the system's links that join it, in link order: a link's vdevs are
+        # in the tables of the domains it joins, and each table looks at those only
+        self.joining = self.by_domain(system.links, lambda lk: lk)
+
+    def by_domain(self, items, link_of) -> dict:
+        """domain -> the items (links, or what link_of() maps to a link) whose link
+        joins it (LinkKind.domains), in the order of items."""
+        out = {}
+        for item in items:
+            lk = link_of(item)
+            for name in dict.fromkeys(self.kind(lk).domains(lk)):
+                out.setdefault(name, []).append(item)
+        return out
 
     def err(self, path: tuple, what: str, fix: str = "") -> LayoutError:
         return self.system.error(path, what, fix, cls=LayoutError)

@@ -109,80 +109,10 @@ def render(layout: Layout) -> dict:
         elif dl.domain.os == "linux":
             out.update(_linux_files(env, layout, dl, common, by_domain[name]))
     out.update(_run_files(env, layout, common))
-    out["layout.json"] = json_text(layout.to_json()) + "\n"
+    out["layout.json"] = json.dumps(layout.to_json(), indent=2, sort_keys=True) + "\n"
     out["memory-map.svg"] = memmap.svg(layout, common["banner"])
     out["memory-map.txt"] = memmap.table(layout) + "\n"
     return out
-
-
-# -- layout.json -------------------------------------------------------------------
-
-_LEAF = (str, int, float, bool, type(None))
-_NEST = (dict, list, tuple)
-
-
-class _Unusual(Exception):
-    """A value json_text() leaves to json.dumps (a type that is not plain JSON data,
-    a key that is not a string in a map that holds lists or maps)."""
-
-
-def json_text(doc) -> str:
-    """json.dumps(doc, indent=2, sort_keys=True), the same text, faster: with an indent
-    json runs its pure-Python encoder; here its C encoder writes the numbers and
-    strings of each list or map in one call (its item separator carrying the line
-    break and the indentation) and the lists and maps inside are put between them
-    (a third less time for a 1,000-link layout.json)."""
-    if json.encoder.c_make_encoder is None:     # pragma: no cover - not CPython
-        return json.dumps(doc, indent=2, sort_keys=True)
-    try:
-        return _json(doc, "\n")
-    except (_Unusual, RecursionError):
-        return json.dumps(doc, indent=2, sort_keys=True)
-
-
-def _unusual(value):
-    raise _Unusual
-
-
-@functools.lru_cache(maxsize=None)
-def _encoder(inner: str):
-    """The C encoder of one level: items separated by "," and the next line's indent."""
-    return json.encoder.c_make_encoder(None, _unusual, json.encoder.encode_basestring_ascii,
-                                       None, ": ", "," + inner, True, False, True)
-
-
-def _json(value, nl: str) -> str:
-    """value as JSON at the indentation nl ("\n" and the spaces of its level)."""
-    kind = type(value)
-    if kind in _LEAF:
-        return "".join(_encoder(nl)(value, 0))
-    if kind is not dict and kind is not list and kind is not tuple:
-        raise _Unusual
-    if not value:
-        return "{}" if kind is dict else "[]"
-    inner = nl + "  "
-    sep = "," + inner
-    if kind is not dict:
-        if any(type(v) in _NEST and v for v in value):
-            return _wrap("[", inner, sep.join(_json(v, inner) for v in value), nl)
-        return _wrap("[", inner, "".join(_encoder(inner)(value, 0))[1:-1], nl)
-    # the lists and maps with something in them; an empty one is written as {} or [],
-    # as the C encoder writes it too
-    nested = {k: v for k, v in value.items() if type(v) in _NEST and v}
-    if not nested:
-        return _wrap("{", inner, "".join(_encoder(inner)(value, 0))[1:-1], nl)
-    if any(type(k) is not str for k in value):
-        raise _Unusual
-    leaves = {k: v for k, v in value.items() if k not in nested}
-    # "key": value of every leaf, in key order (a separator is the only line break)
-    flat = iter("".join(_encoder(inner)(leaves, 0))[1:-1].split(sep) if leaves else ())
-    return _wrap("{", inner, sep.join(
-        f"{_json(k, inner)}: {_json(nested[k], inner)}" if k in nested else next(flat)
-        for k in sorted(value)), nl)
-
-
-def _wrap(opening: str, inner: str, items: str, nl: str) -> str:
-    return opening + inner + items + nl + ("}" if opening == "{" else "]")
 
 
 def _links_by_domain(layout: Layout) -> dict:

@@ -14,6 +14,8 @@ address), an ELF's are p_paddr / the resource table's da.
 import re
 from dataclasses import dataclass, field
 
+from . import ivshmem_server
+
 VDEV_NAME = re.compile(r"vdev(\d+)(vring(\d+)|buffer)")
 
 
@@ -298,10 +300,10 @@ class IvshmemServerFacts:
     the server's defaults (contrib/ivshmem-server/main.c)."""
     file: str
     where: Where
-    socket: str = "/tmp/ivshmem_socket"
+    socket: str = ivshmem_server.DEFAULT_SOCKET
     shm: str = "ivshmem"
-    size: int = 4 << 20
-    vectors: int = 1
+    size: int = ivshmem_server.DEFAULT_SIZE
+    vectors: int = ivshmem_server.DEFAULT_VECTORS
     wheres: dict = field(default_factory=dict)     # option letter -> Where
 
     side = "server"

@@ -47,6 +47,10 @@ from typing import Callable
 PROTOCOL_VERSION = 0
 MAX_PEER_ID = 0xffff
 MAX_VECTORS = 64            # what QEMU's server allows (IVSHMEM_SERVER_MAX_VECTORS)
+# QEMU's ivshmem-server defaults (contrib/ivshmem-server/main.c): -S, -l, -n
+DEFAULT_SOCKET = "/tmp/ivshmem_socket"
+DEFAULT_SIZE = 4 << 20
+DEFAULT_VECTORS = 1
 _CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
@@ -326,13 +330,14 @@ def main(argv=None) -> int:
                    "compatibility)")
     p.add_argument("-v", action="store_true", help="print every join and leave")
     p.add_argument("-p", metavar="PIDFILE", help="write the server's pid here")
-    p.add_argument("-S", metavar="SOCKET", default="/tmp/ivshmem_socket",
+    p.add_argument("-S", metavar="SOCKET", default=DEFAULT_SOCKET,
                    help="unix socket to listen on")
     p.add_argument("-m", metavar="DIR", help="create the shared memory in DIR (unlinked)")
     p.add_argument("-M", metavar="NAME", help="POSIX shared memory object /dev/shm/NAME")
-    p.add_argument("-l", metavar="SIZE", type=parse_size, default=4 << 20,
+    p.add_argument("-l", metavar="SIZE", type=parse_size, default=DEFAULT_SIZE,
                    help="shared memory size (default 4M)")
-    p.add_argument("-n", metavar="N", type=int, default=1, help="vectors per peer (default 1)")
+    p.add_argument("-n", metavar="N", type=int, default=DEFAULT_VECTORS,
+                   help=f"vectors per peer (default {DEFAULT_VECTORS})")
     args = p.parse_args(argv)
 
     def event(text):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SYSTEMS
+from conftest import REPO, SYSTEMS, need_tool
 
 DATA = REPO / "tests" / "data"
 TEST_BOARDS = DATA / "boards"
@@ -175,6 +175,19 @@ def preprocess(zephyr_root, target, overlays, out, extra_roots=(), zephyr="4.4")
     cmd += ["-undef", "-D__DTS__", "-o", str(pre), os.devnull]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return pre
+
+
+def board_edt(zephyr_root, target, overlays, out, zephyr="4.4"):
+    """Zephyr's edtlib EDT of the board DTS plus overlays, as a Zephyr build makes it:
+    preprocess() with this module's dts/ as a Zephyr module adds it, against the
+    tree's bindings and this module's (dts/bindings: the HVL transport)."""
+    from devicetree import edtlib
+    need_tool("cpp")
+    own = [REPO] if (REPO / "dts").is_dir() else []
+    pre = preprocess(zephyr_root, target, overlays, out, extra_roots=own, zephyr=zephyr)
+    bindings = [str(Path(zephyr_root) / "dts" / "bindings")]
+    bindings += [str(r / "dts" / "bindings") for r in own if (r / "dts" / "bindings").is_dir()]
+    return edtlib.EDT(str(pre), bindings)
 
 
 def run(cmd, cwd=None, env=None, check=True):

@@ -18,7 +18,7 @@ import pytest
 
 import standin_workspace as sw
 from conftest import REPO, ZEPHYR_DTS, need, need_tool
-from helpers import preprocess
+from helpers import board_edt
 
 edtlib = pytest.importorskip("devicetree.edtlib")
 
@@ -28,8 +28,7 @@ HELLO = REPO / "tests" / "probes" / "hello.c"
 @pytest.fixture(scope="module")
 def uart(tmp_path_factory):
     need(ZEPHYR_DTS.is_dir(), f"devicetree fixtures not found at {ZEPHYR_DTS}")
-    pre = preprocess(ZEPHYR_DTS, "qemu_cortex_a53", [], tmp_path_factory.mktemp("dts"))
-    edt = edtlib.EDT(str(pre), [str(ZEPHYR_DTS / "dts" / "bindings")])
+    edt = board_edt(ZEPHYR_DTS, "qemu_cortex_a53", [], tmp_path_factory.mktemp("dts"))
     return edt.chosen_node("zephyr,console").regs[0].addr
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, ZEPHYR_DTS, need, need_tool
-from helpers import preprocess, west_workspace  # noqa: F401 (a fixture)
+from helpers import board_edt, preprocess, west_workspace  # noqa: F401 (a fixture)
 from zephyr_amp import config, run
 from zephyr_amp.errors import AmpError
 
@@ -64,8 +64,7 @@ def board(tmp_path_factory):
     zephyr_dts = Path(base) if base and (Path(base) / "dts" / "bindings").is_dir() \
         else ZEPHYR_DTS                          # as conftest's zephyr_dts fixture
     need(zephyr_dts.is_dir(), f"devicetree fixtures not found at {zephyr_dts}")
-    pre = preprocess(zephyr_dts, "qemu_cortex_a53", [], tmp_path_factory.mktemp("dts"))
-    edt = edtlib.EDT(str(pre), [str(zephyr_dts / "dts" / "bindings")])
+    edt = board_edt(zephyr_dts, "qemu_cortex_a53", [], tmp_path_factory.mktemp("dts"))
     uart = edt.chosen_node("zephyr,console").regs[0].addr
     pcie = edt.chosen_node("zephyr,pcie-controller")
     (mem32,) = [r for r in pcie.ranges if r.child_bus_addr >> 64 == 0x02000000]

@@ -8,8 +8,7 @@ follows the targeted Zephyr where the difference matters: qemu_cortex_r5's RAM
 
 import pytest
 
-from conftest import REPO
-from helpers import layout_json, preprocess
+from helpers import board_edt, layout_json
 
 edtlib = pytest.importorskip("devicetree.edtlib")
 
@@ -27,12 +26,6 @@ domains:
 """
 
 
-def _edt(zephyr_dts, target, overlays, tmp, zephyr):
-    pre = preprocess(zephyr_dts, target, overlays, tmp, zephyr=zephyr)
-    return edtlib.EDT(str(pre), [str(zephyr_dts / "dts" / "bindings"),
-                                 str(REPO / "dts" / "bindings")])
-
-
 def _reg(node):
     return (node.regs[0].addr, node.regs[0].size)
 
@@ -43,7 +36,7 @@ def _reg(node):
 ])
 def test_qemu_cortex_r5_sram0_is_where_that_zephyr_puts_it(zephyr, sram, soc_memory_0,
                                                             zephyr_dts, tmp_path):
-    edt = _edt(zephyr_dts, "qemu_cortex_r5", [], tmp_path, zephyr)
+    edt = board_edt(zephyr_dts, "qemu_cortex_r5", [], tmp_path, zephyr)
     node = edt.chosen_node("zephyr,sram")
     assert (node.path, _reg(node)) == sram
     assert "sram0" in node.labels
@@ -53,7 +46,7 @@ def test_qemu_cortex_r5_sram0_is_where_that_zephyr_puts_it(zephyr, sram, soc_mem
 @pytest.mark.parametrize("zephyr, count", [("3.7", 0), ("4.4", 32)])
 def test_qemu_cortex_a53_declares_the_virtio_transports_of_that_zephyr(zephyr, count,
                                                                       zephyr_dts, tmp_path):
-    edt = _edt(zephyr_dts, "qemu_cortex_a53", [], tmp_path, zephyr)
+    edt = board_edt(zephyr_dts, "qemu_cortex_a53", [], tmp_path, zephyr)
     nodes = edt.compat2nodes.get("virtio,mmio", [])
     assert len(nodes) == count
     for n, node in enumerate(sorted(nodes, key=lambda x: x.regs[0].addr)):
@@ -79,7 +72,7 @@ def test_firmware_at_v44_sram0_on_v44(tmp_path, zephyr_dts):
     out = tmp_path / "out"
     config.generate(system, out, zephyr_version="4.4")
     dom = layout_json(out)["domains"]["rpu0"]
-    edt = _edt(zephyr_dts, "qemu_cortex_r5", [out / "rpu0" / "amp.overlay"], tmp_path, "4.4")
+    edt = board_edt(zephyr_dts, "qemu_cortex_r5", [out / "rpu0" / "amp.overlay"], tmp_path, "4.4")
     node = edt.chosen_node("zephyr,sram")
     assert _reg(node) == (dom["sram"]["address"], dom["sram"]["size"])
     assert node.path == "/memory@4000000"

@@ -23,7 +23,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from conftest import REPO, need_tool
-from helpers import preprocess
+from helpers import board_edt
 from zephyr_amp import config
 
 edtlib = pytest.importorskip("devicetree.edtlib")
@@ -130,10 +130,8 @@ def test_overlay_parses_and_equals_layout(system, generated, zephyr_dts, tmp_pat
     out, lay = generated(system)
     lk = hvl_link(lay)
     driver = lk["driver"]
-    pre = preprocess(zephyr_dts, lay["domains"][driver]["target"],
-                     [out / driver / "amp.overlay"], tmp_path)
-    edt = edtlib.EDT(str(pre), [str(zephyr_dts / "dts" / "bindings"),
-                                str(REPO / "dts" / "bindings")])
+    edt = board_edt(zephyr_dts, lay["domains"][driver]["target"], [out / driver / "amp.overlay"],
+                    tmp_path)
     (hvl,) = edt.compat2nodes["openamp,virtio-hvl"]
     regs = {r.name: (r.addr, r.size) for r in hvl.regs}
     pool = lk["pool"]

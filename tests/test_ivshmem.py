@@ -31,7 +31,7 @@ import pytest
 from test_virtio import TIMEOUT, devices_on_buses, hmp, parse_qtree  # noqa: F401
 
 from conftest import REPO, need_tool
-from helpers import preprocess
+from helpers import board_edt
 from zephyr_amp import config
 
 edtlib = pytest.importorskip("devicetree.edtlib")
@@ -124,9 +124,7 @@ def defines(header):
 def test_overlays_of_both_sides(domain, gen, zephyr_dts, tmp_path):
     out, lay = gen()
     lk = ivshmem_link(lay)
-    pre = preprocess(zephyr_dts, "qemu_cortex_a53", [out / domain / "amp.overlay"], tmp_path)
-    edt = edtlib.EDT(str(pre), [str(zephyr_dts / "dts" / "bindings"),
-                                str(REPO / "dts" / "bindings")])
+    edt = board_edt(zephyr_dts, "qemu_cortex_a53", [out / domain / "amp.overlay"], tmp_path)
     (dev,) = edt.compat2nodes["qemu,ivshmem"]
     assert (dev.props["vendor-id"].val, dev.props["device-id"].val) == IVSHMEM_IDS
     assert dev.status == "okay"

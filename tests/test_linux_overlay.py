@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from conftest import need_tool
-from helpers import ALL_SYSTEMS, generated, layout_json, linux_domains, preprocess, system_id, view  # noqa: F401
+from helpers import (  # noqa: F401
+    ALL_SYSTEMS,
+    board_edt,
+    generated,
+    layout_json,
+    linux_domains,
+    system_id,
+    view,
+)
 
 dtlib = pytest.importorskip("devicetree.dtlib")
 edtlib = pytest.importorskip("devicetree.edtlib")
@@ -161,9 +169,8 @@ def test_linux_overlay_compiles_and_matches_layout(system, generated, tmp_path):
 
 def _zephyr_mailbox(zephyr_root, layout, remote, out, tmp):
     target = layout["domains"][remote]["target"]
-    pre = preprocess(zephyr_root, target, [out / remote / "amp.overlay"], tmp)
-    edt = edtlib.EDT(str(pre), [str(Path(zephyr_root) / "dts" / "bindings")])
-    return edt.chosen_node("zephyr,ipc")
+    return board_edt(zephyr_root, target, [out / remote / "amp.overlay"], tmp) \
+        .chosen_node("zephyr,ipc")
 
 
 @pytest.mark.parametrize("system", ALL_SYSTEMS, ids=system_id)

@@ -20,8 +20,7 @@ import re
 
 import pytest
 
-from conftest import REPO, need_tool
-from helpers import BOARD_DTS, generated, matrix_jobs, preprocess, zephyr_domains  # noqa: F401
+from helpers import BOARD_DTS, board_edt, generated, matrix_jobs, preprocess, zephyr_domains  # noqa: F401
 
 edtlib = pytest.importorskip("devicetree.edtlib")
 
@@ -110,13 +109,7 @@ def _conf(path):
 
 
 def _edt(zephyr_dts, target, overlay, tmp):
-    need_tool("cpp")
-    extra = [REPO] if (REPO / "dts").is_dir() else []
-    pre = preprocess(zephyr_dts, target, [overlay], tmp, extra_roots=extra)
-    dirs = [str(zephyr_dts / "dts" / "bindings")]
-    if (REPO / "dts" / "bindings").is_dir():
-        dirs.append(str(REPO / "dts" / "bindings"))
-    return edtlib.EDT(str(pre), dirs)
+    return board_edt(zephyr_dts, target, [overlay], tmp)
 
 
 def _files(generated, job):  # noqa: F811

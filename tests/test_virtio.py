@@ -24,7 +24,7 @@ import time
 import pytest
 
 from conftest import REPO, need_tool
-from helpers import preprocess
+from helpers import board_edt
 from zephyr_amp import config
 
 edtlib = pytest.importorskip("devicetree.edtlib")
@@ -55,12 +55,6 @@ def native_devices(layout):
             and lk["transport"] == "native" for dev in lk["devices"]]
 
 
-def edt_of(zephyr_dts, target, overlays, tmp):
-    pre = preprocess(zephyr_dts, target, overlays, tmp)
-    return edtlib.EDT(str(pre), [str(zephyr_dts / "dts" / "bindings"),
-                                 str(REPO / "dts" / "bindings")])
-
-
 def qemu_args(out, domain="app"):
     return (out / domain / "qemu.args").read_text().splitlines()
 
@@ -87,7 +81,7 @@ def okay_transports(edt):
 def test_overlay_nodes_equal_layout(out, layout, zephyr_dts, tmp_path):
     devices = native_devices(layout)
     assert {d["type"] for d in devices} == {"net", "entropy", "console"}
-    edt = edt_of(zephyr_dts, "qemu_cortex_a53", [out / "app" / "amp.overlay"], tmp_path)
+    edt = board_edt(zephyr_dts, "qemu_cortex_a53", [out / "app" / "amp.overlay"], tmp_path)
     nodes = {n.regs[0].addr: n for n in okay_transports(edt)}
     assert sorted(nodes) == sorted(d["window"]["base"] for d in devices)
     for dev in devices:
@@ -101,7 +95,7 @@ def test_overlay_nodes_equal_layout(out, layout, zephyr_dts, tmp_path):
 def test_overlay_enables_the_transports_zephyr_declares(out, layout, zephyr_dts, tmp_path):
     """Zephyr v4.4's qemu_cortex_a53 declares virtio_mmio0..31 in /soc, disabled: the
     overlay's nodes are those (same path and label), not 32 more."""
-    edt = edt_of(zephyr_dts, "qemu_cortex_a53", [out / "app" / "amp.overlay"], tmp_path)
+    edt = board_edt(zephyr_dts, "qemu_cortex_a53", [out / "app" / "amp.overlay"], tmp_path)
     nodes = edt.compat2nodes["virtio,mmio"]
     assert len(nodes) == 32
     devices = {d["window"]["base"]: d for d in native_devices(layout)}
@@ -254,7 +248,7 @@ def test_qemu_puts_each_device_on_the_bus_the_overlay_claims(out, layout, zephyr
     qemu = need_tool("qemu-system-aarch64")
     (qtree,) = qemu_monitor(qemu, qemu_args(out), out, tmp_path, ["info qtree"])
     found = devices_on_buses(parse_qtree(qtree))
-    edt = edt_of(zephyr_dts, "qemu_cortex_a53", [out / "app" / "amp.overlay"], tmp_path)
+    edt = board_edt(zephyr_dts, "qemu_cortex_a53", [out / "app" / "amp.overlay"], tmp_path)
     claimed = {n.regs[0].addr: next(iter(n.children.values())).compats[0]
                for n in okay_transports(edt)}
     for dev in native_devices(layout):

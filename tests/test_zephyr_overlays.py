@@ -19,9 +19,9 @@ from helpers import (  # noqa: F401
     ALL_SYSTEMS,
     BOARD_DTS,
     ZEPHYR_SHAPES,
+    board_edt,
     generated,
     layout_json,
-    preprocess,
     region,
     system_id,
     view,
@@ -31,18 +31,8 @@ from helpers import (  # noqa: F401
 edtlib = pytest.importorskip("devicetree.edtlib")
 
 
-def _bindings(zephyr_root):
-    dirs = [str(Path(zephyr_root) / "dts" / "bindings")]
-    if (REPO / "dts" / "bindings").is_dir():
-        dirs.append(str(REPO / "dts" / "bindings"))
-    return dirs
-
-
 def _edt(zephyr_root, target, overlay, tmp, zephyr="4.4"):
-    need_tool("cpp")
-    extra = [REPO] if (REPO / "dts").is_dir() else []
-    pre = preprocess(zephyr_root, target, [overlay], tmp, extra_roots=extra, zephyr=zephyr)
-    return edtlib.EDT(str(pre), _bindings(zephyr_root))
+    return board_edt(zephyr_root, target, [overlay], tmp, zephyr)
 
 
 def _reg(node):

@@ -202,7 +202,11 @@ def test_quick_schema_check_passes_the_bundled_matrix_without_pykwalify():
     assert matrix._schema() == __import__("zephyr_amp.schema").schema.load_schema("matrix")
 
 
-def test_a_good_matrix_expands_samples_and_resolves_paths(tmp_path):
+def test_a_good_matrix_expands_samples_and_resolves_paths(tmp_path, monkeypatch):
+    # a file outside the working folder is named by its whole path (one inside it by
+    # the relative one): work from a folder that does not hold it, whatever pytest's is
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     (tmp_path / "extra.conf").write_text("CONFIG_X=y\n")
     path = write(tmp_path, ENTRY.format(sysdir=SYSDIR).replace(
         "  - sample: zephyr/samples/subsys/ipc/openamp_rsc_table",
